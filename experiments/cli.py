@@ -1,0 +1,83 @@
+"""``riskgrade``: the command line. One subcommand per pipeline stage, plus helpers.
+
+Heavy libraries are imported inside commands so ``--help`` is instant, and the process
+environment is prepared in ``main`` before any of them loads (telemetry off, OpenMP threads
+that wait passively instead of spinning).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from experiments.config import ConfigError, ProjectConfig, load_config
+
+PROJECT_ENV = {
+    # MLflow and DVC report usage to outside hosts by default; customer-risk work must not.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "ITERATIVE_DO_NOT_TRACK": "1",
+    # LightGBM's OpenMP threads otherwise busy-wait and starve other work on small machines.
+    "OMP_WAIT_POLICY": "PASSIVE",
+}
+
+app = typer.Typer(
+    name="riskgrade",
+    help="Credit default prediction: versioned data, features, models, MLflow tracking.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ParamsOption = Annotated[Path, typer.Option("--params", help="Project configuration (YAML).")]
+ProjectOption = Annotated[
+    Path, typer.Option("--project-dir", help="Project root: MLflow's default store lives here.")
+]
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn expected failures (bad config, bad data, missing files) into a message + exit 1."""
+    from experiments.io import InputError
+    from features.validation import DataValidationError
+
+    try:
+        yield
+    except (ConfigError, InputError, DataValidationError, ValueError, FileNotFoundError) as error:
+        fail(str(error))
+
+
+def load(params: Path) -> ProjectConfig:
+    with user_errors():
+        return load_config(params)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_stage(action: Callable[[], Any]) -> Any:
+    with user_errors():
+        return action()
+
+
+def main() -> None:
+    """Console entry point: prepare the environment, register commands, run the app."""
+    for key, value in PROJECT_ENV.items():
+        os.environ.setdefault(key, value)
+    register_commands()
+    sys.exit(app())
+
+
+def register_commands() -> None:
+    """Import the command modules; each adds its commands to ``app`` with ``@app.command``."""
+    import experiments.commands.pipeline  # noqa: F401

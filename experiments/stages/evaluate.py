@@ -1,0 +1,69 @@
+"""Stage ``evaluate``: test and validation metrics, ROC and calibration, for one model.
+
+Writes DVC metrics (``metrics.json``) and plot data (``roc.csv``, ``calibration.csv``) and
+logs the same numbers and PNG plots to the training run in MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from experiments.config import ProjectConfig
+from experiments.io import atomic_path, write_json
+from experiments.tracking import setup_mlflow
+from models.evaluation import (
+    calibration_table,
+    compute_metrics,
+    expected_calibration_error,
+    roc_points,
+)
+from models.plots import plot_calibration, plot_roc
+
+
+def score_split(pipeline: Any, frame: pd.DataFrame, features: list[str]) -> Any:
+    return pipeline.predict_proba(frame[features])[:, 1]
+
+
+def run(
+    config: ProjectConfig,
+    run_file: Path,
+    split_dir: Path,
+    out_dir: Path,
+    project_dir: Path,
+) -> dict[str, dict[str, float]]:
+    schema = config.data
+    record = json.loads(run_file.read_text(encoding="utf-8"))
+    setup_mlflow(config.mlflow, project_dir)
+    pipeline = mlflow.sklearn.load_model(record["model_uri"])
+    metrics: dict[str, dict[str, float]] = {}
+    for split in ("valid", "test"):
+        frame = pd.read_parquet(split_dir / f"{split}.parquet")
+        y, pd_ = frame[schema.target].to_numpy(), score_split(pipeline, frame, schema.features)
+        metrics[split] = compute_metrics(y, pd_)
+        if split == "test":
+            calibration, roc = calibration_table(y, pd_), roc_points(y, pd_)
+            metrics[split]["calibration_error"] = expected_calibration_error(calibration)
+    family = record["model_family"]
+    figures = {
+        "roc.png": plot_roc(roc, metrics["test"]["roc_auc"], f"{family}: ROC on test"),
+        "calibration.png": plot_calibration(calibration, f"{family}: calibration on test"),
+    }
+    for name, figure in figures.items():
+        with atomic_path(out_dir / name) as tmp:
+            figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    for name, table in {"roc.csv": roc, "calibration.csv": calibration}.items():
+        with atomic_path(out_dir / name) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6f")
+    write_json(out_dir / "metrics.json", metrics)
+    with mlflow.start_run(run_id=record["run_id"]):
+        mlflow.log_metrics(
+            {f"{s}_{k}": v for s, values in metrics.items() for k, v in values.items()}
+        )
+        for name in [*figures, "calibration.csv"]:
+            mlflow.log_artifact(str(out_dir / name), artifact_path="evaluation")
+    return metrics

@@ -1,0 +1,105 @@
+"""Stage ``train``: fit one model family's full pipeline and record it in MLflow.
+
+The MLflow run gets params, tags (git commit, dirty flag, dataset name, DVC data hash), the
+training data as a dataset input and the fitted pipeline with its signature. ``run.json``
+(a DVC output) tells the evaluate stage which run and model to use.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
+from mlflow.models import infer_signature
+
+from experiments.config import ProjectConfig
+from experiments.io import file_digest, write_json
+from experiments.tracking import git_state, setup_mlflow
+from models.config import ModelName
+from models.factory import build_model_pipeline
+
+# Types inside the pipeline that skops (MLflow's safe model format) must be told to trust.
+TRUSTED_TYPES = [
+    "features.transformers.CategoryEncoder",
+    "features.transformers.RatioFeatures",
+    "features.transformers.WoEEncoder",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "collections.OrderedDict",
+]
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``: MLflow params are flat key/value pairs."""
+    if isinstance(value, dict):
+        return {
+            k: v for key, sub in value.items() for k, v in flatten(f"{prefix}.{key}", sub).items()
+        }
+    return {prefix: value}
+
+
+def run_params(config: ProjectConfig, model: ModelName) -> dict[str, Any]:
+    sections = {
+        "seed": config.seed,
+        "model_family": model,
+        "model": config.models.get(model).model_dump(mode="json"),
+        "features": config.features.model_dump(mode="json"),
+        "split": config.split.model_dump(mode="json"),
+        "data": config.data.model_dump(
+            mode="json", include={"name", "target", "id_column", "date_column"}
+        ),
+        "n_jobs": config.runtime.n_jobs,
+    }
+    return {k: v for key, value in sections.items() for k, v in flatten(key, value).items()}
+
+
+def run(
+    config: ProjectConfig,
+    model: ModelName,
+    train_path: Path,
+    raw_path: Path,
+    output: Path,
+    project_dir: Path,
+) -> dict[str, str]:
+    schema = config.data
+    train = pd.read_parquet(train_path)
+    X, y = train[schema.features], train[schema.target]
+    pipeline = build_model_pipeline(
+        schema, config.features, config.models.get(model), config.seed, config.runtime.n_jobs
+    )
+    pipeline.fit(X, y)
+    setup_mlflow(config.mlflow, project_dir)
+    tags = git_state(project_dir) | {
+        "dataset_name": schema.name,
+        "data_md5": file_digest(raw_path),
+        "data_path": str(raw_path),
+        "model_family": model,
+    }
+    with mlflow.start_run(run_name=f"{model}", tags=tags) as active, warnings.catch_warnings():
+        # MLflow hints about integer columns (we keep raw integer types on purpose) and about
+        # how it resolves a local dataset path; neither is actionable here.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+        mlflow.log_params(run_params(config, model))
+        mlflow.log_input(
+            from_pandas(
+                train, source=str(train_path), name=f"{schema.name}-train", targets=schema.target
+            ),
+            context="training",
+        )
+        example = X.head(5)
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            signature=infer_signature(example, pipeline.predict_proba(example)),
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+        )
+    record = {"run_id": active.info.run_id, "model_uri": info.model_uri, "model_family": model}
+    write_json(output, record)
+    return record

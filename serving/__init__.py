@@ -1,0 +1,1 @@
+"""Scoring service for the promoted model (FastAPI). Not built yet: see the serving issue."""

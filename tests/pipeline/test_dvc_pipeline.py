@@ -1,0 +1,163 @@
+"""End to end: the real DVC pipeline on the bundled data, in a temporary copy of the project
+with its own git repository, MLflow store and DVC remote. No mocks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config"]
+PROJECT_DIRS = ["data/external", "features", "models", "experiments"]
+FAMILIES = ["lightgbm", "logistic"]
+
+
+def copy_project(repo_root: Path, target: Path) -> None:
+    for name in PROJECT_FILES:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo_root / name, target / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(
+            repo_root / name, target / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    return os.environ | {
+        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
+        "MLFLOW_TRACKING_URI": f"sqlite:///{store}",
+        "GIT_AUTHOR_NAME": "ci",
+        "GIT_AUTHOR_EMAIL": "ci@example.invalid",
+        "GIT_COMMITTER_NAME": "ci",
+        "GIT_COMMITTER_EMAIL": "ci@example.invalid",
+    }
+
+
+@pytest.fixture(scope="module")
+def project(repo_root: Path, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Path:
+    """A committed copy of the project after one full `dvc repro`."""
+    root = tmp_path_factory.mktemp("project")
+    copy_project(repo_root, root)
+    run(["git", "init", "-q", "-b", "main"], root, env)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "snapshot"], root, env)
+    run(["dvc", "repro"], root, env)
+    return root
+
+
+def read_metrics(root: Path, family: str) -> dict[str, dict[str, float]]:
+    return json.loads((root / f"data/reports/{family}/metrics.json").read_text())
+
+
+def test_metrics_are_known_to_dvc_for_both_models(project: Path, env: dict[str, str]) -> None:
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project, env).stdout)
+    files = next(iter(shown.values()))["data"]
+    for family in FAMILIES:
+        test = files[f"data/reports/{family}/metrics.json"]["data"]["test"]
+        assert test["roc_auc"] > 0.75
+        assert set(test) >= {
+            "roc_auc",
+            "gini",
+            "ks",
+            "brier",
+            "log_loss",
+            "pr_auc",
+            "calibration_error",
+        }
+    assert (project / "data/reports/lightgbm/roc.png").stat().st_size > 1000
+
+
+def test_pipeline_is_clean_and_reproducible(project: Path, env: dict[str, str]) -> None:
+    assert "up to date" in run(["dvc", "status"], project, env).stdout
+    before = {f: read_metrics(project, f) for f in FAMILIES}
+    run(["dvc", "repro", "--force"], project, env)
+    assert {f: read_metrics(project, f) for f in FAMILIES} == before
+
+
+def test_mlflow_runs_carry_lineage_and_a_loadable_model(project: Path, env: dict[str, str]) -> None:
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    raw = project / "data/raw/german_credit.csv"
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    dvc_md5 = lock["stages"]["ingest"]["outs"][0]["md5"]
+    assert hashlib.md5(raw.read_bytes()).hexdigest() == dvc_md5
+    head = run(["git", "rev-parse", "HEAD"], project, env).stdout.strip()
+    rows = pd.read_csv(raw).head(20)
+    for family in FAMILIES:
+        record = json.loads((project / f"data/artifacts/{family}/run.json").read_text())
+        run_ = mlflow.get_run(record["run_id"])
+        tags = run_.data.tags
+        assert tags["git_commit"] == head
+        assert tags["git_dirty"] in {"true", "false"}
+        assert tags["dataset_name"] == "german_credit"
+        assert tags["data_md5"] == dvc_md5
+        assert run_.data.params["model_family"] == family
+        assert run_.data.metrics["test_roc_auc"] > 0.75
+        assert run_.inputs.dataset_inputs, "training data not logged with mlflow.log_input"
+        model = mlflow.pyfunc.load_model(record["model_uri"])
+        assert model.metadata.get_input_schema() is not None
+        proba = np.asarray(model.predict(rows))
+        assert proba.shape == (20, 2)
+        assert np.allclose(proba.sum(axis=1), 1.0)
+        assert ((proba >= 0) & (proba <= 1)).all()
+
+
+def test_raw_data_round_trips_through_the_dvc_remote(project: Path, env: dict[str, str]) -> None:
+    raw = project / "data/raw/german_credit.csv"
+    digest = hashlib.md5(raw.read_bytes()).hexdigest()
+    run(["dvc", "push"], project, env)
+    raw.unlink()
+    shutil.rmtree(project / ".dvc/cache")
+    run(["dvc", "pull", "ingest"], project, env)
+    assert hashlib.md5(raw.read_bytes()).hexdigest() == digest
+
+
+def test_invalid_data_stops_the_pipeline_and_leaves_no_outputs(
+    repo_root: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    copy_project(repo_root, tmp_path)
+    source = pd.read_csv(repo_root / "data/external/german_credit/germancredit.csv")
+    source["credit_amount"] = source["credit_amount"].astype(object)
+    source.loc[3, "credit_amount"] = "1.200,00 DM"
+    source.to_csv(tmp_path / "broken.csv", index=False)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["data"] |= {"source": "broken.csv", "sha256": None}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    run(["git", "init", "-q", "-b", "main"], tmp_path, env)
+    result = run(["dvc", "repro"], tmp_path, env, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "'credit_amount' must be numeric" in output and "row 4: '1.200,00 DM'" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "data/processed/dataset.parquet").exists()
+    lock = (
+        yaml.safe_load((tmp_path / "dvc.lock").read_text())
+        if (tmp_path / "dvc.lock").exists()
+        else {}
+    )
+    assert "validate" not in lock.get("stages", {})
