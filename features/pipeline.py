@@ -16,7 +16,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from features.schema import DatasetSchema, FrozenModel
-from features.transformers import MISSING, CategoryEncoder, RatioFeatures, WoEEncoder
+from features.transformers import (
+    MISSING,
+    CategoryEncoder,
+    MissingToNaN,
+    RatioFeatures,
+    WoEEncoder,
+)
 
 Encoding = Literal["native", "onehot", "woe"]
 
@@ -60,6 +66,7 @@ def build_encoder(
     numbers = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categories = Pipeline(
         [
+            ("missing", MissingToNaN()),
             ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
             ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ]

@@ -96,8 +96,9 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         X = require_frame(X, list(self.feature_names_in_), "CategoryEncoder")
         out = X[list(self.feature_names_in_)].copy()
         for column, categories in self.categories_.items():
-            text = out[column].astype(object).where(out[column].notna(), None)
-            values = [None if v is None else str(v) for v in text]
+            known = set(categories)
+            # Unseen categories become missing explicitly (pandas will refuse them later).
+            values = [str(v) if pd.notna(v) and str(v) in known else None for v in out[column]]
             out[column] = pd.Categorical(values, categories=categories)
         for column in out.columns.difference(list(self.categories_)):
             out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
@@ -151,7 +152,9 @@ class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         """Bin label (as text) of each value; missing values get ``MISSING``."""
         if column in self.edges_:
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
-            bins = np.searchsorted(self.edges_[column], numbers, side="right").astype(str)
+            # Bins are (-inf, e0], (e0, e1], ...: a value equal to an edge (common for discrete
+            # columns, whose quantiles are their own values) stays in the lower bin.
+            bins = np.searchsorted(self.edges_[column], numbers, side="left").astype(str)
             return np.where(np.isnan(numbers), MISSING, bins)
         text = values.astype(object)
         return np.asarray([MISSING if pd.isna(v) else str(v) for v in text], dtype=object)
@@ -172,6 +175,31 @@ class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             for column, table in self.woe_.items()
         }
         return pd.DataFrame(out, index=X.index, dtype="float64")
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self)
+        return np.asarray(self.feature_names_in_, dtype=object)
+
+
+class MissingToNaN(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Make every missing marker (None, pd.NA, NaN) a float NaN, which imputers recognise.
+
+    Stateless. Rows from JSON or from memory carry ``None`` where Parquet gives ``NaN``;
+    without this, scikit-learn's imputers miss ``None`` and a one-hot encoder would treat it
+    as a category of its own.
+    """
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> MissingToNaN:
+        X = require_frame(X, [], "MissingToNaN")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self)
+        X = require_frame(X, list(self.feature_names_in_), "MissingToNaN")
+        out = X[list(self.feature_names_in_)].astype(object)
+        return out.where(out.notna(), np.nan)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
