@@ -12,7 +12,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export OMP_WAIT_POLICY := PASSIVE
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format ui metrics bench clean
+.PHONY: help install run test test-fast lint format ui metrics serve bench-serving bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ ui: install ## Open the MLflow UI on the project's default store (http://127.0.0
 
 metrics: install ## Show DVC metrics of the last run
 	$(BIN)/dvc metrics show
+
+serve: install ## Run the scoring API on the @champion model (http://127.0.0.1:8000/docs)
+	$(BIN)/riskgrade serve
+
+bench-serving: install ## Serving benchmark vs mlflow models serve (needs wrk; ~10 min)
+	$(BIN)/python benchmarks/serving/run.py
 
 bench: install ## Benchmarks (slow, on demand): cross-validated AUC of the pipelines
 	$(BIN)/python benchmarks/cv_auc.py --repeats 3

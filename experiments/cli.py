@@ -7,6 +7,7 @@ that wait passively instead of spinning).
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -24,9 +25,21 @@ PROJECT_ENV = {
     "DO_NOT_TRACK": "true",
     "DVC_NO_ANALYTICS": "1",
     "ITERATIVE_DO_NOT_TRACK": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     # LightGBM's OpenMP threads otherwise busy-wait and starve other work on small machines.
     "OMP_WAIT_POLICY": "PASSIVE",
 }
+
+# Each module adds its commands to ``app`` with ``@app.command`` when imported.
+COMMAND_MODULES = (
+    "experiments.commands.pipeline",
+    "experiments.commands.tuning",
+    "experiments.commands.registry",
+    "experiments.commands.monitoring",
+    "experiments.commands.report",
+    "experiments.commands.serving",
+    "experiments.commands.portfolio",
+)
 
 app = typer.Typer(
     name="riskgrade",
@@ -50,6 +63,8 @@ def fail(message: str, code: int = 1) -> None:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn expected failures (bad config, bad data, missing files) into a message + exit 1."""
+    from mlflow.exceptions import MlflowException
+
     from experiments.io import InputError
     from features.validation import DataValidationError
 
@@ -57,6 +72,8 @@ def user_errors() -> Iterator[None]:
         yield
     except (ConfigError, InputError, DataValidationError, ValueError, FileNotFoundError) as error:
         fail(str(error))
+    except MlflowException as error:
+        fail(f"MLflow: {error.message}")
 
 
 def load(params: Path) -> ProjectConfig:
@@ -80,4 +97,5 @@ def main() -> None:
 
 def register_commands() -> None:
     """Import the command modules; each adds its commands to ``app`` with ``@app.command``."""
-    import experiments.commands.pipeline  # noqa: F401
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)

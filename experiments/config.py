@@ -8,15 +8,19 @@ unknown key``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from experiments.study_storage import check_storage_value
 from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema, FrozenModel
 from features.splitting import SplitConfig
 from models.config import ModelName, ModelsConfig
+from models.monitoring import MonitoringConfig
+from models.promotion import GateConfig
+from models.scorecard import ScoringPolicy
 
 
 class ConfigError(ValueError):
@@ -33,6 +37,48 @@ class RuntimeConfig(FrozenModel):
     n_jobs: int = Field(default=2, ge=1, le=256)
 
 
+class PrunerConfig(FrozenModel):
+    """Median pruning on the running mean fold ROC AUC (one step = one CV fold)."""
+
+    enabled: bool = True
+    n_startup_trials: int = Field(default=5, ge=0)  # trials that always run every fold
+    n_warmup_steps: int = Field(default=1, ge=0)  # pruning starts after n_warmup_steps + 1 folds
+
+
+class TuneConfig(FrozenModel):
+    """Budget and settings of ``riskgrade tune`` (the Optuna study of one model family).
+
+    The budget counts finished (complete + pruned) trials of the study, including those of
+    earlier, interrupted runs; ``timeout_seconds`` limits one run's wall time. ``storage``:
+    null = the journal file ``data/studies/riskgrade.journal``; otherwise a database URL or
+    a journal path (``RISKGRADE_OPTUNA_STORAGE`` overrides it).
+    """
+
+    n_trials: int | None = Field(default=30, ge=1, le=100_000)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    folds: int = Field(default=5, ge=2, le=20)
+    repeats: int = Field(default=2, ge=1, le=10)  # K-fold repeated, reshuffled: less noise
+    early_stopping_rounds: int = Field(default=50, ge=1)  # LightGBM, on each fold's valid part
+    max_estimators: int = Field(default=2000, ge=1, le=20000)  # LightGBM tree cap in trials
+    storage: str | None = None
+    n_jobs: int | None = Field(default=None, ge=1, le=256)  # threads per trial; null: runtime
+    pruner: PrunerConfig = PrunerConfig()
+
+    @field_validator("storage")
+    @classmethod
+    def _check_storage(cls, value: str | None) -> str | None:
+        return None if value is None else check_storage_value(value)
+
+    @model_validator(mode="after")
+    def _check_budget(self) -> TuneConfig:
+        if self.n_trials is None and self.timeout_seconds is None:
+            raise ValueError(
+                "tune.n_trials and tune.timeout_seconds are both null: set one or both, "
+                "or the study never stops"
+            )
+        return self
+
+
 class MlflowConfig(FrozenModel):
     """Where runs go. ``MLFLOW_TRACKING_URI`` in the environment overrides ``tracking_uri``.
 
@@ -44,6 +90,19 @@ class MlflowConfig(FrozenModel):
     artifact_root: str = "mlartifacts"
 
 
+class RegistryConfig(FrozenModel):
+    """The registered model's name and how the candidate is chosen."""
+
+    model_name: str = Field(default="riskgrade-credit", pattern=r"^[A-Za-z0-9_\-.]+$")
+    candidate: Literal["auto", "lightgbm", "logistic"] = "auto"  # auto: best validation AUC
+
+
+class CustomerReportConfig(FrozenModel):
+    """Which features a customer report may suggest changing (empty: all features)."""
+
+    actionable: tuple[str, ...] = ()
+
+
 class ProjectConfig(FrozenModel):
     seed: int = Field(ge=0)
     data: DatasetSchema
@@ -51,8 +110,14 @@ class ProjectConfig(FrozenModel):
     features: FeatureConfig = FeatureConfig()
     models: ModelsConfig = ModelsConfig()
     train: TrainConfig = TrainConfig()
+    tune: TuneConfig = TuneConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     mlflow: MlflowConfig = MlflowConfig()
+    scorecard: ScoringPolicy = ScoringPolicy()
+    registry: RegistryConfig = RegistryConfig()
+    promotion: GateConfig = GateConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    customer_report: CustomerReportConfig = CustomerReportConfig()
 
 
 def describe_errors(error: ValidationError, source: str) -> str:

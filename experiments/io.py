@@ -35,6 +35,12 @@ def read_table(path: Path) -> pd.DataFrame:
     raise InputError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it into place only on success."""
@@ -44,6 +50,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would hide outputs
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -6,13 +6,37 @@ project directory; ``MLFLOW_TRACKING_URI`` points everything at a real server in
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
+from sklearn.pipeline import Pipeline
 
+import models.pyfunc
 from experiments.config import MlflowConfig
+from models.explanation import encoded_background_mean, needs_background
+from models.pyfunc import (
+    BACKGROUND_ARTIFACT,
+    PIPELINE_ARTIFACT,
+    POLICY_ARTIFACT,
+    REASONS_PARAM,
+    CreditRiskModel,
+    save_pipeline,
+)
+from models.scorecard import ScoringPolicy
+
+ARTIFACTS = (PIPELINE_ARTIFACT, POLICY_ARTIFACT, BACKGROUND_ARTIFACT)
+
+# Packages a loaded model needs (stated, not inferred: inference loads the model in a
+# subprocess, which is slow). riskgrade itself must be installed where the model is loaded.
+MODEL_REQUIREMENTS = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "skops", "pydantic"]
 
 
 def resolve_tracking_uri(config: MlflowConfig, project_dir: Path) -> str:
@@ -56,6 +80,43 @@ def git_state(project_dir: Path) -> dict[str, str]:
     commit = git("rev-parse", "HEAD")
     if not commit:
         return {"git_commit": "unknown", "git_dirty": "unknown"}
-    # dvc.lock changes while `dvc repro` runs; it records outputs, not code, so it is ignored.
-    changes = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock")
+    # Dirty means code or configuration differ from the commit. dvc.lock and data/ change
+    # while `dvc repro` runs; they hold outputs, versioned by their own hashes, so they are
+    # left out of the check.
+    changes = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock", ":!data"
+    )
     return {"git_commit": commit, "git_dirty": str(bool(changes)).lower()}
+
+
+def log_credit_risk_model(
+    pipeline: Pipeline, policy: ScoringPolicy, train_rows: pd.DataFrame
+) -> ModelInfo:
+    """Log the model contract (pipeline + policy [+ background mean]) in the active run.
+
+    ``train_rows``: raw training features. Only their encoded mean is stored (linear models
+    explain relative to it); five rows become the input example. The signature's inputs are
+    the raw columns with their types; outputs ``pd`` (double), ``score`` (long), ``tier`` and
+    ``reasons`` (string); parameter ``reason_codes`` (int).
+    """
+    model = CreditRiskModel()
+    model.pipeline, model.policy = pipeline, policy
+    if needs_background(pipeline):
+        model.background_mean = encoded_background_mean(pipeline, train_rows)
+    example = train_rows.head(5)
+    params = {REASONS_PARAM: policy.reasons.top_k}
+    signature = infer_signature(example, model.score(example, policy.reasons.top_k), params)
+    means = {} if model.background_mean is None else model.background_mean.to_dict()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {name: Path(tmp) / name for name in ARTIFACTS}
+        save_pipeline(pipeline, paths[PIPELINE_ARTIFACT])
+        paths[POLICY_ARTIFACT].write_text(policy.model_dump_json(indent=2), encoding="utf-8")
+        paths[BACKGROUND_ARTIFACT].write_text(json.dumps(means), encoding="utf-8")
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(models.pyfunc.__file__).with_name("pyfunc_entry.py")),
+            artifacts={name: str(path) for name, path in paths.items()},
+            signature=signature,
+            input_example=example,
+            pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+        )

@@ -1,1 +1,4 @@
-"""Scoring service for the promoted model (FastAPI). Not built yet: see the serving issue."""
+"""Scoring service for the promoted model: ``serving.app.create_app(settings)`` (FastAPI).
+
+Imports only ``models`` and ``features`` (never ``experiments``); nothing happens at import.
+"""

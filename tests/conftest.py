@@ -11,8 +11,10 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +92,24 @@ def tiny_raw() -> pd.DataFrame:
 def tiny_frame(tiny_raw: pd.DataFrame, tiny_schema: DatasetSchema) -> pd.DataFrame:
     """``tiny_raw`` after validation: typed features and a 0/1 target (1 = "bad")."""
     return validate_dataset(tiny_raw, tiny_schema, source="tiny.csv")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def isolated_mlflow_settings() -> Iterator[None]:
+    """Each test module starts from the same MLflow settings.
+
+    ``mlflow.set_tracking_uri`` / ``set_experiment`` export ``MLFLOW_TRACKING_URI`` and
+    ``MLFLOW_EXPERIMENT_ID`` to the environment (for subprocesses), and riskgrade lets the
+    environment win over params.yaml, so without this one module's store would leak into the
+    next.
+    """
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # None: back to MLflow's default
+    mlflow.tracking.fluent._active_experiment_id = None  # no public API resets the active one

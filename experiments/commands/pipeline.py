@@ -62,6 +62,10 @@ def train(
     train_data: Annotated[Path, typer.Option("--train", help="Training split (Parquet).")],
     raw: Annotated[Path, typer.Option(help="Raw data file, whose DVC hash the run records.")],
     output: Annotated[Path, typer.Option(help="run.json: MLflow run id and model URI.")],
+    best_params: Annotated[
+        Path | None,
+        typer.Option(help="best_params.json from `riskgrade tune`, laid over params.yaml."),
+    ] = None,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
@@ -71,7 +75,9 @@ def train(
     config = load(params)
     if model not in ("lightgbm", "logistic"):
         fail(f"--model must be 'lightgbm' or 'logistic', got {model!r}")
-    record = run_stage(lambda: stage.run(config, model, train_data, raw, output, project_dir))  # type: ignore[arg-type]
+    record = run_stage(
+        lambda: stage.run(config, model, train_data, raw, output, project_dir, best_params)  # type: ignore[arg-type]
+    )
     typer.echo(f"trained {model}: MLflow run {record['run_id']}")
 
 

@@ -23,10 +23,18 @@ from models.evaluation import (
     roc_points,
 )
 from models.plots import plot_calibration, plot_roc
+from models.scorecard import tier_table
 
 
-def score_split(pipeline: Any, frame: pd.DataFrame, features: list[str]) -> Any:
-    return pipeline.predict_proba(frame[features])[:, 1]
+def tier_metrics(tiers: Any, y: Any) -> dict[str, float]:
+    """Share and observed default rate per tier, flattened for DVC and MLflow metrics."""
+    table = tier_table(tiers, y).set_index("tier")
+    return {
+        f"tier_{tier}_{column}": float(table.loc[tier, column])
+        for tier in table.index
+        for column in ("share", "default_rate")
+        if table.loc[tier, "n_rows"] > 0
+    }
 
 
 def run(
@@ -39,12 +47,14 @@ def run(
     schema = config.data
     record = json.loads(run_file.read_text(encoding="utf-8"))
     setup_mlflow(config.mlflow, project_dir)
-    pipeline = mlflow.sklearn.load_model(record["model_uri"])
+    # Evaluate the logged model contract itself, exactly as it will be registered and served.
+    model = mlflow.pyfunc.load_model(record["model_uri"])
     metrics: dict[str, dict[str, float]] = {}
     for split in ("valid", "test"):
         frame = pd.read_parquet(split_dir / f"{split}.parquet")
-        y, pd_ = frame[schema.target].to_numpy(), score_split(pipeline, frame, schema.features)
-        metrics[split] = compute_metrics(y, pd_)
+        scored = model.predict(frame[schema.features])
+        y, pd_ = frame[schema.target].to_numpy(), scored["pd"].to_numpy()
+        metrics[split] = compute_metrics(y, pd_) | tier_metrics(scored["tier"].to_numpy(), y)
         if split == "test":
             calibration, roc = calibration_table(y, pd_), roc_points(y, pd_)
             metrics[split]["calibration_error"] = expected_calibration_error(calibration)

@@ -1,12 +1,14 @@
 """Stage ``train``: fit one model family's full pipeline and record it in MLflow.
 
 The MLflow run gets params, tags (git commit, dirty flag, dataset name, DVC data hash), the
-training data as a dataset input and the fitted pipeline with its signature. ``run.json``
+training data as a dataset input and the model contract (``models.pyfunc``: the fitted
+pipeline + scoring policy, raw columns in, pd/score/tier out) with its signature. ``run.json``
 (a DVC output) tells the evaluate stage which run and model to use.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,23 +16,13 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
-from mlflow.models import infer_signature
+from pydantic import ValidationError
 
 from experiments.config import ProjectConfig
 from experiments.io import file_digest, write_json
-from experiments.tracking import git_state, setup_mlflow
+from experiments.tracking import git_state, log_credit_risk_model, setup_mlflow
 from models.config import ModelName
 from models.factory import build_model_pipeline
-
-# Types inside the pipeline that skops (MLflow's safe model format) must be told to trust.
-TRUSTED_TYPES = [
-    "features.transformers.CategoryEncoder",
-    "features.transformers.RatioFeatures",
-    "features.transformers.WoEEncoder",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "collections.OrderedDict",
-]
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -57,6 +49,22 @@ def run_params(config: ProjectConfig, model: ModelName) -> dict[str, Any]:
     return {k: v for key, value in sections.items() for k, v in flatten(key, value).items()}
 
 
+def with_tuned_params(config: ProjectConfig, model: ModelName, best_params: Path) -> ProjectConfig:
+    """The config with ``best_params.json`` (from ``riskgrade tune``) laid over ``models.<model>``.
+
+    Keys the search did not set (e.g. monotone constraints) keep their ``params.yaml`` values.
+    """
+    record = json.loads(best_params.read_text(encoding="utf-8"))
+    if record.get("model_family") != model:
+        raise ValueError(f"{best_params}: tuned for {record.get('model_family')!r}, not {model!r}")
+    base = config.models.get(model)
+    try:
+        tuned = type(base).model_validate(base.model_dump() | record["params"])
+    except (ValidationError, KeyError, TypeError) as error:
+        raise ValueError(f"{best_params}: not valid tuned params for {model}: {error}") from None
+    return config.model_copy(update={"models": config.models.model_copy(update={model: tuned})})
+
+
 def run(
     config: ProjectConfig,
     model: ModelName,
@@ -64,7 +72,10 @@ def run(
     raw_path: Path,
     output: Path,
     project_dir: Path,
+    best_params: Path | None = None,
 ) -> dict[str, str]:
+    if best_params is not None:
+        config = with_tuned_params(config, model, best_params)
     schema = config.data
     train = pd.read_parquet(train_path)
     X, y = train[schema.features], train[schema.target]
@@ -90,16 +101,8 @@ def run(
             ),
             context="training",
         )
-        example = X.head(5)
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            signature=infer_signature(example, pipeline.predict_proba(example)),
-            input_example=example,
-            pyfunc_predict_fn="predict_proba",
-            serialization_format="skops",
-            skops_trusted_types=TRUSTED_TYPES,
-        )
+        mlflow.log_dict(config.scorecard.model_dump(mode="json"), "scoring_policy.json")
+        info = log_credit_risk_model(pipeline, config.scorecard, X)
     record = {"run_id": active.info.run_id, "model_uri": info.model_uri, "model_family": model}
     write_json(output, record)
     return record

@@ -1,0 +1,90 @@
+"""Portfolio commands: early-warning alerts and the customer risk report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from experiments.cli import ParamsOption, ProjectOption, app, fail, load, run_stage
+from experiments.commands.serving import service_settings
+
+
+@app.command()
+def alerts(
+    severity: Annotated[str | None, typer.Option(help="high or medium.")] = None,
+    tier: Annotated[str | None, typer.Option(help="Current tier: low, medium or high.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Scoring run id.")] = None,
+    csv: Annotated[
+        Path | None, typer.Option(help="Also export the alerts to this CSV file.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 50,
+    params: ParamsOption = Path("params.yaml"),
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """List early-warning alerts raised by `riskgrade score` runs (stored with the audit trail)."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from experiments.io import write_atomic
+    from serving.portfolio import open_store, query_alerts
+
+    if severity not in (None, "high", "medium"):
+        fail(f"--severity must be high or medium, got {severity!r}")
+    settings = service_settings(params, project_dir)
+    try:
+        found = query_alerts(open_store(settings.audit_url), severity, tier, run)
+    except SQLAlchemyError as error:
+        fail(f"alert store {settings.audit_url}: {type(error).__name__}: {error}")
+    if csv is not None:
+        write_atomic(csv, lambda tmp: found.to_csv(tmp, index=False))
+    table = Table(title=f"{len(found)} alert(s)")
+    columns = ["run_id", "customer_hash", "alert", "severity", "previous_tier", "tier", "detail"]
+    for column in columns:
+        table.add_column(column)
+    for row in found.head(limit)[columns].astype(str).itertuples(index=False):
+        table.add_row(row[0][:8], row[1][:12], *row[2:])
+    Console(width=200).print(table)
+
+
+@app.command("customer-report")
+def customer_report(
+    input: Annotated[Path, typer.Option("--input", help="Customers file (CSV or Parquet).")],
+    customer_id: Annotated[str, typer.Option("--id", help="The customer's id in that file.")],
+    id_column: Annotated[
+        str | None, typer.Option(help="Id column [default: data.id_column in params.yaml].")
+    ] = None,
+    model: Annotated[str, typer.Option(help="name@alias, name/version or an alias.")] = "champion",
+    out_dir: Annotated[Path, typer.Option(help="Folder for customer_report.html/.json.")] = Path(
+        "data/reports/customers"
+    ),
+    params: ParamsOption = Path("params.yaml"),
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """Score, PD, tier, strategy, risk factors, what would move the customer to a better tier,
+    and past scores (by hashed id) for one customer. Writes HTML and JSON."""
+    from experiments import customer_report as builder
+
+    config = load(params)
+    column = id_column or config.data.id_column
+    if column is None:
+        fail("the dataset has no id column: pass --id-column")
+    settings = service_settings(params, project_dir)
+    report = run_stage(
+        lambda: builder.run(
+            config,
+            model,
+            input,
+            (str(column), customer_id),
+            settings.audit_url,
+            settings.hash_secret,
+            out_dir,
+            project_dir,
+        )
+    )
+    typer.echo(
+        f"score {report['score']}, PD {report['pd']:.1%}, tier {report['tier']}: "
+        f"{', '.join(report['recommended_actions'])} -> {out_dir / 'customer_report.html'}"
+    )

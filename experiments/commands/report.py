@@ -1,0 +1,65 @@
+"""``riskgrade report``: the validation report of a registered model version (DVC stage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from experiments.cli import ParamsOption, ProjectOption, app, load, run_stage
+
+
+@app.command()
+def report(
+    ref: Annotated[
+        str | None,
+        typer.Argument(help="<model name>/<version or alias>, e.g. riskgrade-credit/3."),
+    ] = None,
+    registered: Annotated[
+        Path | None,
+        typer.Option(help="registered.json of the register stage: report that version."),
+    ] = None,
+    split_dir: Annotated[Path, typer.Option(help="Folder with train/valid/test.parquet.")] = Path(
+        "data/processed/split"
+    ),
+    data_report: Annotated[
+        Path, typer.Option(help="Data summary of the validate stage (JSON).")
+    ] = Path("data/reports/validation.json"),
+    html: Annotated[Path, typer.Option(help="Where the HTML report goes.")] = Path(
+        "data/reports/validation_report.html"
+    ),
+    json_output: Annotated[
+        Path, typer.Option("--json", help="Where the same numbers go as JSON.")
+    ] = Path("data/reports/validation_report.json"),
+    examples: Annotated[
+        int, typer.Option(min=1, max=100, help="Riskiest test customers shown with reasons.")
+    ] = 5,
+    params: ParamsOption = Path("params.yaml"),
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """Write the validation report (HTML + JSON) of a version and log it to its MLflow run.
+
+    Data summary, params, metrics on train/valid/test, ROC, KS, calibration, gains, score
+    distribution, tiers, PSI, SHAP, example reason codes, comparison with the champion and
+    the promotion-gate verdict. The version gets the tag `validation_report`.
+    """
+    from experiments import report as reporting
+
+    config = load(params)
+    numbers = run_stage(
+        lambda: reporting.run(
+            config,
+            reporting.choose_ref(ref, registered),
+            split_dir,
+            data_report,
+            (html, json_output),
+            project_dir,
+            examples,
+        )
+    )
+    head, verdict = numbers["report"], "passes" if numbers["gate"]["passed"] else "is refused by"
+    typer.echo(
+        f"report of {head['model_name']} version {head['version']}: {html}, {json_output} "
+        f"(logged to {head['mlflow_uri']}); the version {verdict} the promotion gate"
+    )

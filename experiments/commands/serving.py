@@ -1,0 +1,170 @@
+"""Serving commands: serve (the API), score (batch files), audit (query decisions), api-key.
+
+Service settings come from ``RISKGRADE_*`` environment variables (``serving.settings``); the
+model name and MLflow store default to ``params.yaml`` (``registry.model_name``, ``mlflow``)
+when those variables are not set, so the commands work in the project as they are.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from experiments.cli import ParamsOption, ProjectOption, app, fail, load
+
+ModelVersionOption = Annotated[
+    str | None, typer.Option("--version", help="Model version [default: the alias's version].")
+]
+
+
+def service_settings(params: Path, project_dir: Path, **overrides: Any) -> Any:
+    """``Settings`` from the environment, defaulting model name and store to params.yaml."""
+    from pydantic import ValidationError
+
+    from experiments.tracking import resolve_tracking_uri
+    from serving.settings import Settings
+
+    if not {"RISKGRADE_MODEL_NAME", "RISKGRADE_TRACKING_URI"} <= set(os.environ):
+        config = load(params)  # only for what the environment leaves open
+        os.environ.setdefault("RISKGRADE_MODEL_NAME", config.registry.model_name)
+        os.environ.setdefault(
+            "RISKGRADE_TRACKING_URI", resolve_tracking_uri(config.mlflow, project_dir.resolve())
+        )
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        fail(f"service settings: {error}")
+
+
+def load_model(settings: Any, version: str | None) -> Any:
+    import mlflow
+
+    from serving.model_store import ModelLoadError, load_version, resolve_alias
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    try:
+        return load_version(settings, version or resolve_alias(settings))
+    except ModelLoadError as error:
+        fail(str(error))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    params: ParamsOption = Path("params.yaml"),
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """Run the scoring API (uvicorn) on the @champion version; settings from RISKGRADE_*."""
+    import uvicorn
+
+    settings = service_settings(params, project_dir)
+    model = load_model(settings, None)  # fail here, with one clear message, not in each worker
+    typer.echo(f"serving {model.name} v{model.version} on http://{host}:{port} ({workers}w)")
+    del model
+    uvicorn.run(
+        "serving.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # scores are audited; request lines add nothing but load
+    )
+
+
+@app.command()
+def score(
+    input: Annotated[Path, typer.Option("--input", help="Customers: CSV or Parquet.")],
+    output: Annotated[Path, typer.Option(help="Scored rows (Parquet), written atomically.")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="Rejected rows with reasons [default: <output>.rejects.csv]")
+    ] = None,
+    version: ModelVersionOption = None,
+    chunk_rows: Annotated[
+        int, typer.Option(min=1, help="Rows per chunk (memory bound).")
+    ] = 100_000,
+    reasons: Annotated[bool, typer.Option(help="Add reason codes (TreeSHAP: slower).")] = True,
+    threads: Annotated[int, typer.Option(min=1, help="LightGBM threads.")] = 2,
+    params: ParamsOption = Path("params.yaml"),
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """Score a file with the service's fast path: pd, score, tier, reasons per row."""
+    import time
+
+    from tqdm import tqdm
+
+    from serving.batch import BatchInputError, score_file
+
+    settings = service_settings(params, project_dir, lightgbm_threads=threads)
+    model = load_model(settings, version)
+    rejects = rejects or output.with_suffix(".rejects.csv")
+    started = time.perf_counter()
+    with tqdm(unit="rows", unit_scale=True, desc=f"v{model.version}") as bar:
+        try:
+            summary = score_file(model, (input, output, rejects), chunk_rows, reasons, bar.update)
+        except (BatchInputError, OSError) as error:
+            fail(f"{input}: {error}")
+    rate = summary.rows / max(time.perf_counter() - started, 1e-9)
+    typer.echo(
+        f"scored {summary.scored} rows with {model.name} v{model.version} -> {output}; "
+        f"rejected {summary.rejected} -> {rejects} ({rate:,.0f} rows/s)"
+    )
+
+
+@app.command()
+def audit(
+    since: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
+    tier: Annotated[str | None, typer.Option(help="low, medium or high.")] = None,
+    model_version: Annotated[str | None, typer.Option(help="Model version.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    params: ParamsOption = Path("params.yaml"),
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """Show recorded decisions (newest first) from the audit store (RISKGRADE_AUDIT_URL)."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from serving.audit import query_decisions
+
+    settings = service_settings(params, project_dir)
+    try:
+        rows = query_decisions(settings.audit_url, since, until, tier, model_version, limit)
+    except SQLAlchemyError as error:
+        fail(f"audit store {settings.audit_url}: {type(error).__name__}: {error}")
+    columns = ("decided_at", "request_id", "endpoint", "model_version", "customer_hash", "pd")
+    table = Table(title=f"{len(rows)} decision(s)")
+    for column in (*columns, "score", "tier", "reason_codes"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["decided_at"]), row["request_id"][:12], row["endpoint"], row["model_version"],
+            (row["customer_hash"] or "-")[:12], f"{row['pd']:.4f}", str(row["score"]),
+            row["tier"], ", ".join(row["reason_codes"] or []),
+        )  # fmt: skip
+    Console(width=200).print(table)
+
+
+@app.command("api-key")
+def api_key(
+    name: Annotated[str, typer.Option(help="Who the key is for (shown in audit rows).")],
+    role: Annotated[list[str], typer.Option(help="scorer and/or admin.")],
+) -> None:
+    """Make a random API key: give the key to the client, the JSON entry to the service."""
+    import json
+    import secrets
+
+    from serving.settings import hash_api_key
+
+    if not set(role) <= {"scorer", "admin"}:
+        fail(f"--role must be scorer or admin, got {role}")
+    key = secrets.token_urlsafe(32)
+    entry = {"name": name, "sha256": hash_api_key(key), "roles": sorted(set(role))}
+    typer.echo(f"key (give to the client, shown once): {key}")
+    typer.echo(f"RISKGRADE_API_KEYS entry: {json.dumps(entry)}")

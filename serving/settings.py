@@ -1,0 +1,117 @@
+"""Service settings from the environment (prefix ``RISKGRADE_``), checked at start-up.
+
+In ``production`` mode insecure defaults are refused: the service will not start without API
+keys, with a placeholder key hash, or without a real customer-id hashing secret. In
+``development`` mode (the default) a missing key list means open access and a fixed,
+publicly known hashing secret is used -- both are logged as warnings at start-up.
+
+API keys are given as SHA-256 hex digests, never in clear, e.g.
+``RISKGRADE_API_KEYS='[{"name": "loan-app", "sha256": "<hex>", "roles": ["scorer"]}]'``
+(``riskgrade api-key`` makes a key and prints its entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["scorer", "admin"]
+DEVELOPMENT_SECRET = "riskgrade-development-only-secret"
+PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "dev", "test", "example"}
+PLACEHOLDER_DIGESTS = {hashlib.sha256(p.encode()).hexdigest() for p in PLACEHOLDERS} | {"0" * 64}
+MIN_SECRET_LENGTH = 32
+
+
+class ApiKey(BaseModel):
+    """One API key: a name for logs and audit, its SHA-256 digest, and its roles."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the key")
+    roles: tuple[Role, ...] = Field(min_length=1)
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKGRADE_", extra="forbid", frozen=True)
+
+    mode: Literal["development", "production"] = "development"
+    model_name: str = Field(default="riskgrade-credit", min_length=1)
+    model_alias: str = Field(default="champion", min_length=1)
+    tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking/registry URI; default MLFLOW_TRACKING_URI"
+    )
+    batch_limit: int = Field(default=1000, ge=1, le=100_000, description="customers per call")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="request body limit")
+    api_keys: tuple[ApiKey, ...] = ()
+    audit_url: str = Field(default="sqlite:///riskgrade-audit.db", min_length=1)
+    customer_id_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for customer ids (at least 32 characters)"
+    )
+    reload_interval_seconds: float | None = Field(
+        default=None, gt=0, description="poll the alias and hot-reload when it moves"
+    )
+    lightgbm_threads: int = Field(default=1, ge=1, le=64, description="per worker")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _unique_digests(cls, keys: tuple[ApiKey, ...]) -> tuple[ApiKey, ...]:
+        digests = [k.sha256 for k in keys]
+        if len(set(digests)) != len(digests):
+            raise ValueError("RISKGRADE_API_KEYS: two keys have the same sha256")
+        return keys
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> Settings:
+        if self.mode != "production":
+            return self
+        problems = production_problems(self)
+        if problems:
+            raise ValueError(
+                "refusing to start in production mode: "
+                + "; ".join(problems)
+                + " (set RISKGRADE_MODE=development only on a developer machine)"
+            )
+        return self
+
+    @property
+    def hash_secret(self) -> bytes:
+        """The customer-id HMAC key (the public development secret when none is set)."""
+        if self.customer_id_secret is None:
+            return DEVELOPMENT_SECRET.encode()
+        return self.customer_id_secret.get_secret_value().encode()
+
+    @property
+    def open_access(self) -> bool:
+        """Development without keys: every caller has every role."""
+        return self.mode == "development" and not self.api_keys
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What makes ``settings`` unsafe outside development, one sentence each."""
+    problems = []
+    if not settings.api_keys:
+        problems.append("RISKGRADE_API_KEYS is empty (give SHA-256 digests of random keys)")
+    weak = [k.name for k in settings.api_keys if k.sha256 in PLACEHOLDER_DIGESTS]
+    if weak:
+        problems.append(f"API key(s) {weak} are placeholders such as 'changeme'")
+    secret = settings.customer_id_secret
+    value = secret.get_secret_value() if secret else ""
+    if value.lower() in PLACEHOLDERS or value == DEVELOPMENT_SECRET:
+        problems.append("RISKGRADE_CUSTOMER_ID_SECRET is missing or a placeholder")
+    elif len(value) < MIN_SECRET_LENGTH:
+        problems.append(
+            f"RISKGRADE_CUSTOMER_ID_SECRET has {len(value)} characters; use at least "
+            f"{MIN_SECRET_LENGTH} random ones"
+        )
+    return problems
+
+
+def hash_api_key(key: str) -> str:
+    """The digest to put in ``RISKGRADE_API_KEYS`` for a key given to a client."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

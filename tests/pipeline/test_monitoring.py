@@ -1,0 +1,111 @@
+"""`riskgrade monitor` on a real registered version (temporary MLflow store)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from experiments.cli import app, register_commands
+from experiments.config import ProjectConfig
+from experiments.tracking import log_credit_risk_model, setup_mlflow
+from features.splitting import split_dataset
+from models.factory import build_model_pipeline
+
+NAME = "monitor-credit"
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory,
+    project_config: ProjectConfig,
+    german_credit: pd.DataFrame,
+) -> Path:
+    """params.yaml, train/test parquet files and a champion logistic model in a tmp store."""
+    root = tmp_path_factory.mktemp("monitoring")
+    raw = project_config.model_dump(mode="json")
+    raw["registry"]["model_name"] = NAME
+    raw["mlflow"] |= {
+        "tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
+        "experiment": "monitor-test",
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    config = ProjectConfig.model_validate(raw)
+    schema = config.data
+    parts = split_dataset(german_credit, schema, config.split, config.seed)
+    for name, frame in parts.items():
+        frame.to_parquet(root / f"{name}.parquet")
+    setup_mlflow(config.mlflow, root)
+    pipeline = build_model_pipeline(schema, config.features, config.models.logistic, config.seed)
+    pipeline.fit(parts["train"][schema.features], parts["train"][schema.target])
+    with mlflow.start_run():
+        info = log_credit_risk_model(pipeline, config.scorecard, parts["train"][schema.features])
+    version = mlflow.register_model(info.model_uri, NAME, tags={"test_roc_auc": "0.79"})
+    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", version.version)
+    return root
+
+
+def monitor(root: Path, current: Path) -> tuple[int, str, dict]:
+    register_commands()
+    out = root / f"out-{current.stem}"
+    args = [
+        "monitor",
+        "--reference",
+        str(root / "train.parquet"),
+        "--current",
+        str(current),
+        "--out-dir",
+        str(out),
+        "--params",
+        str(root / "params.yaml"),
+        "--project-dir",
+        str(root),
+    ]
+    result = CliRunner().invoke(app, args)
+    payload = (
+        json.loads((out / "monitoring.json").read_text())
+        if (out / "monitoring.json").exists()
+        else {}
+    )
+    return result.exit_code, result.output, payload
+
+
+def test_sample_from_the_training_distribution_is_stable(project: Path) -> None:
+    code, output, payload = monitor(project, project / "test.parquet")
+    assert code == 0, output
+    assert payload["status"] in {"stable", "watch"}
+    assert payload["score_psi"] < 0.1
+    assert all(row["psi"] <= 0.25 for row in payload["features"])
+    assert payload["outcomes"]["roc_auc"] > 0.7  # outcomes present in the test split
+    assert '<section id="features">' in (project / "out-test/monitoring.html").read_text()
+
+
+def test_shifted_feature_is_flagged_and_exits_non_zero(project: Path) -> None:
+    shifted = pd.read_parquet(project / "test.parquet")
+    shifted["credit_amount"] = shifted["credit_amount"] * 3  # the amounts triple
+    path = project / "shifted.parquet"
+    shifted.to_parquet(path)
+    code, output, payload = monitor(project, path)
+    assert code == 2, output
+    row = next(r for r in payload["features"] if r["feature"] == "credit_amount")
+    assert row["psi"] > 0.25 and row["band"] == "act"
+    assert payload["status"] == "act"
+    assert "[act] feature 'credit_amount' PSI" in output
+
+
+def test_missing_values_rising_are_flagged(project: Path) -> None:
+    current = pd.read_parquet(project / "test.parquet")
+    current["savings_account_and_bonds"] = current["savings_account_and_bonds"].astype(object)
+    current.loc[current.index[: len(current) // 5], "savings_account_and_bonds"] = None
+    path = project / "missing.parquet"
+    current.to_parquet(path)
+    code, _, payload = monitor(project, path)
+    quality = {r["feature"]: r for r in payload["data_quality"]}
+    assert np.isclose(quality["savings_account_and_bonds"]["missing_current"], 0.2)
+    assert code == 2

@@ -1,0 +1,93 @@
+"""Issue 7 end to end on a real registered version: strategies in every output, scoring runs
+with early-warning alerts, and the customer risk report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from experiments.cli import app, register_commands
+from experiments.config import ProjectConfig
+from experiments.tracking import log_credit_risk_model, setup_mlflow
+from features.splitting import split_dataset
+from models.factory import build_model_pipeline
+
+NAME = "portfolio-credit"
+RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory,
+    project_config: ProjectConfig,
+    german_credit: pd.DataFrame,
+) -> Path:
+    """params.yaml (with a changed high-tier strategy), a champion, and a customers file."""
+    root = tmp_path_factory.mktemp("portfolio")
+    raw = project_config.model_dump(mode="json")
+    raw["registry"]["model_name"] = NAME
+    raw["mlflow"] |= {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "experiment": "portfolio"}
+    raw["scorecard"]["strategies"]["high"]["actions"] = ["call the customer within a week"]
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    config = ProjectConfig.model_validate(raw)
+    schema = config.data
+    parts = split_dataset(german_credit, schema, config.split, config.seed)
+    setup_mlflow(config.mlflow, root)
+    pipeline = build_model_pipeline(schema, config.features, config.models.logistic, config.seed)
+    pipeline.fit(parts["train"][schema.features], parts["train"][schema.target])
+    with mlflow.start_run():
+        info = log_credit_risk_model(pipeline, config.scorecard, parts["train"][schema.features])
+    version = mlflow.register_model(info.model_uri, NAME)
+    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", version.version)
+    customers = parts["test"][schema.features].head(80).reset_index(drop=True)
+    customers.insert(0, "customer_id", [f"C{i:04d}" for i in range(len(customers))])
+    customers.to_csv(root / "customers.csv", index=False)
+    return root
+
+
+def cli(root: Path, *args: str) -> tuple[int, str]:
+    register_commands()
+    common = ["--params", str(root / "params.yaml"), "--project-dir", str(root)]
+    env = {"RISKGRADE_AUDIT_URL": f"sqlite:///{root / 'audit.db'}"}
+    result = CliRunner().invoke(app, [*args, *common], env=env)
+    return result.exit_code, result.output
+
+
+def test_pyfunc_output_carries_the_configured_strategy(project: Path) -> None:
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    rows = pd.read_csv(project / "customers.csv").drop(columns="customer_id")
+    scored = model.predict(rows, params={"reason_codes": 0})
+    high = scored[scored["tier"] == "high"]
+    assert len(high) > 0
+    strategy = json.loads(high["strategy"].iloc[0])
+    assert strategy["actions"] == ["call the customer within a week"]  # from params.yaml
+    low = scored[scored["tier"] == "low"]
+    assert json.loads(low["strategy"].iloc[0])["actions"][0] == "eligible for limit increase"
+
+
+def test_customer_report_has_score_tier_strategy_and_factors(project: Path) -> None:
+    code, output = cli(project, "customer-report", "--input", str(project / "customers.csv"),
+                       "--id", "C0003", "--id-column", "customer_id",
+                       "--out-dir", str(project / "report"))  # fmt: skip
+    assert code == 0, output
+    report = json.loads((project / "report/customer_report.json").read_text())
+    assert {"score", "pd", "tier", "strategy", "risk_factors", "improvements"} <= set(report)
+    assert report["risk_factors"] and all("raises risk" in f for f in report["risk_factors"])
+    assert report["recommended_actions"] == report["strategy"]["actions"]
+    html = (project / "report/customer_report.html").read_text()
+    for section in ("summary", "strategy", "risk-factors", "improvements", "history"):
+        assert f'<section id="{section}">' in html
+    assert "C0003" not in html and "C0003" not in json.dumps(report)  # no clear id is written
+
+
+def test_unknown_customer_is_a_clear_error(project: Path) -> None:
+    code, output = cli(project, "customer-report", "--input", str(project / "customers.csv"),
+                       "--id", "nobody", "--id-column", "customer_id")  # fmt: skip
+    assert code == 1
+    assert "no customer with customer_id = 'nobody'" in output and "Traceback" not in output

@@ -1,0 +1,50 @@
+"""A real MLflow registry (SQLite, temporary) with real registered versions, and the real app.
+
+Versions of ``serving-test``: v1 LightGBM (``@champion`` at start), v2 logistic regression on
+WoE. Both are fitted on the bundled German Credit training split exactly like ``riskgrade
+train`` fits them, and logged with ``log_credit_risk_model`` (the model contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from serving_support import SCORER_KEY, Registry, fit, make_settings
+
+from experiments.config import ProjectConfig
+from experiments.tracking import setup_mlflow
+from features.splitting import split_dataset
+from serving.app import create_app
+
+
+@pytest.fixture(scope="session")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory,
+    project_config: ProjectConfig,
+    german_credit: pd.DataFrame,
+) -> Registry:
+    root = tmp_path_factory.mktemp("serving-registry")
+    raw = project_config.model_dump(mode="json")
+    raw["mlflow"] |= {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "experiment": "serve"}
+    config = ProjectConfig.model_validate(raw)
+    setup_mlflow(config.mlflow, root)
+    parts = split_dataset(german_credit, config.data, config.split, config.seed)
+    registry = Registry(root, raw["mlflow"]["tracking_uri"], config, parts, {})
+    for family in ("lightgbm", "logistic"):
+        pipeline = fit(config, parts["train"], family)
+        tags = {"model_family": family, "test_roc_auc": "0.78", "data_md5": "abc123"}
+        registry.register(pipeline, tags)
+    registry.set_champion("1")
+    return registry
+
+
+@pytest.fixture(scope="module")
+def client(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app on the champion (v1), production mode, scorer and admin keys."""
+    registry.set_champion("1")
+    settings = make_settings(registry, tmp_path_factory.mktemp("app"))
+    with TestClient(create_app(settings), headers={"X-API-Key": SCORER_KEY}) as test_client:
+        yield test_client

@@ -1,0 +1,88 @@
+"""Shared test helpers for the serving tests: a temporary registry and app settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from sklearn.pipeline import Pipeline
+
+from experiments.config import ProjectConfig
+from experiments.tracking import log_credit_risk_model
+from models.factory import build_model_pipeline
+from serving.settings import ApiKey, Settings, hash_api_key
+
+NAME = "serving-test"
+SCORER_KEY = "scorer-key-0123456789abcdef0123456789"
+ADMIN_KEY = "admin-key-0123456789abcdef0123456789ab"
+SECRET = "test-customer-id-secret-0123456789abcdef"
+
+
+@dataclass
+class Registry:
+    root: Path
+    uri: str
+    config: ProjectConfig
+    parts: dict[str, pd.DataFrame]
+    pipelines: dict[str, Pipeline]  # version -> fitted pipeline
+
+    @property
+    def features(self) -> list[str]:
+        return self.config.data.features
+
+    def records(self, split: str = "test", n: int | None = None) -> list[dict[str, Any]]:
+        """Rows of a split as JSON-ready customer dicts (plain Python values)."""
+        frame = self.parts[split][self.features]
+        frame = frame if n is None else frame.head(n)
+        return [
+            {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
+            for row in frame.to_dict("records")
+        ]
+
+    def register(self, pipeline: Pipeline, tags: dict[str, str]) -> str:
+        """Log and register a fitted pipeline; returns the new version number."""
+        mlflow.set_tracking_uri(self.uri)
+        schema = self.config.data
+        train = self.parts["train"]
+        with mlflow.start_run():
+            info = log_credit_risk_model(pipeline, self.config.scorecard, train[schema.features])
+        version = mlflow.register_model(info.model_uri, NAME, tags=tags)
+        self.pipelines[str(version.version)] = pipeline
+        return str(version.version)
+
+    def set_champion(self, version: str) -> None:
+        MlflowClient(self.uri).set_registered_model_alias(NAME, "champion", version)
+
+
+def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Pipeline:
+    models = registry_config.models
+    model_config = models.lightgbm if family == "lightgbm" else models.logistic
+    if family == "onehot":
+        model_config = models.logistic.model_copy(update={"encoding": "onehot"})
+    schema = registry_config.data
+    pipeline = build_model_pipeline(
+        schema, registry_config.features, model_config, registry_config.seed, 1
+    )
+    pipeline.fit(train[schema.features], train[schema.target].to_numpy())
+    return pipeline
+
+
+def make_settings(registry: Registry, tmp: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "mode": "production",
+        "model_name": NAME,
+        "tracking_uri": registry.uri,
+        "audit_url": f"sqlite:///{tmp / 'audit.db'}",
+        "batch_limit": 5,
+        "max_body_bytes": 20_000,
+        "customer_id_secret": SECRET,
+        "api_keys": [
+            ApiKey(name="scorer", sha256=hash_api_key(SCORER_KEY), roles=("scorer",)),
+            ApiKey(name="admin", sha256=hash_api_key(ADMIN_KEY), roles=("admin",)),
+        ],
+    }
+    return Settings(**(values | overrides))

@@ -1,0 +1,117 @@
+"""``riskgrade score`` (files, chunked, rejects) and ``riskgrade audit`` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from serving_support import NAME, SCORER_KEY, Registry, make_settings
+from typer.testing import CliRunner
+
+from experiments.cli import app, register_commands
+from serving.app import create_app
+
+
+@pytest.fixture
+def cli_env(registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    registry.set_champion("1")
+    monkeypatch.setenv("RISKGRADE_MODEL_NAME", NAME)
+    monkeypatch.setenv("RISKGRADE_TRACKING_URI", registry.uri)
+    monkeypatch.setenv("RISKGRADE_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str]:
+    register_commands()
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def customers_file(registry: Registry, path: Path) -> pd.DataFrame:
+    """Test rows plus three bad ones (rows 201-203) and one unseen category (row 204)."""
+    frame = registry.parts["test"][registry.features].reset_index(drop=True).astype(object)
+    bad = frame.head(4).copy()
+    bad.loc[0, "credit_amount"] = "a lot"
+    bad.loc[1, "purpose"] = None
+    bad.loc[2, "duration_in_month"] = 12.5
+    bad.loc[3, "purpose"] = "spaceship"
+    full = pd.concat([frame, bad], ignore_index=True)
+    if path.suffix == ".csv":
+        full.to_csv(path, index=False)
+    else:
+        full.astype(str).where(full.notna(), None).to_parquet(path)
+    return full
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_score_file_matches_the_service_and_reports_rejects(
+    cli_env: Path, registry: Registry, suffix: str
+) -> None:
+    source, output = cli_env / f"customers{suffix}", cli_env / "out" / "scored.parquet"
+    frame = customers_file(registry, source)
+    code, out = run("score", "--input", str(source), "--output", str(output), "--chunk-rows", "64")
+    assert code == 0, out
+    scored = pd.read_parquet(output)
+    rejects = pd.read_csv(output.with_suffix(".rejects.csv"))
+    assert len(scored) + len(rejects) == len(frame) == 204
+    assert rejects["row_number"].tolist() == [201, 202, 203]
+    assert "credit_amount: expected an integer" in rejects["reason"][0]
+    assert "purpose: missing value" in rejects["reason"][1]
+    assert "duration_in_month: expected an integer" in rejects["reason"][2]
+    assert json.loads(scored["unseen_categories"].iloc[-1]) == ["purpose"]
+    settings = make_settings(registry, cli_env)
+    with TestClient(create_app(settings), headers={"X-API-Key": SCORER_KEY}) as client:
+        for i in (0, 57, 199):
+            record = registry.records()[i]
+            served = client.post("/v1/score", json={"customer": record}).json()
+            row = scored.iloc[i]
+            assert row["row_number"] == i + 1
+            assert (row["pd"], row["score"], row["tier"]) == (
+                pytest.approx(served["pd"], abs=1e-12),
+                served["score"],
+                served["tier"],
+            )
+            batch_reasons = json.loads(row["reasons"])
+            assert [r["sentence"] for r in batch_reasons] == [
+                r["sentence"] for r in served["reasons"]
+            ]
+            assert [r["contribution"] for r in batch_reasons] == pytest.approx(
+                [r["contribution"] for r in served["reasons"]], abs=1e-12
+            )
+
+
+def test_missing_columns_fail_and_leave_no_output(cli_env: Path, registry: Registry) -> None:
+    source, output = cli_env / "bad.csv", cli_env / "scored.parquet"
+    registry.parts["test"][registry.features[:-1]].to_csv(source, index=False)
+    code, out = run("score", "--input", str(source), "--output", str(output))
+    assert code == 1 and "lacks the model's column(s) ['telephone']" in out
+    assert not output.exists() and not list(cli_env.glob(".scored*"))
+
+
+def test_audit_command_lists_recorded_decisions(cli_env: Path, registry: Registry) -> None:
+    settings = make_settings(registry, cli_env)
+    with TestClient(create_app(settings), headers={"X-API-Key": SCORER_KEY}) as client:
+        bodies = [
+            client.post("/v1/score", json={"customer": c}).json() for c in registry.records(n=3)
+        ]
+    tier = bodies[0]["tier"]
+    code, out = run("audit", "--tier", tier, "--model-version", "1")
+    assert code == 0, out
+    assert f"{sum(b['tier'] == tier for b in bodies)} decision(s)" in out
+    code, out = run("audit", "--since", "2999-01-01")
+    assert code == 0 and "0 decision(s)" in out
+
+
+def test_a_chunk_with_only_rejects_still_writes_the_rest(cli_env: Path, registry: Registry) -> None:
+    frame = registry.parts["test"][registry.features].head(3).reset_index(drop=True).astype(object)
+    frame.loc[0, "age_in_years"] = None
+    frame.loc[1, "age_in_years"] = "old"
+    source, output = cli_env / "three.csv", cli_env / "three.parquet"
+    frame.to_csv(source, index=False)
+    code, out = run("score", "--input", str(source), "--output", str(output), "--chunk-rows", "2")
+    assert code == 0, out
+    assert pd.read_parquet(output)["row_number"].tolist() == [3]
+    assert pd.read_csv(output.with_suffix(".rejects.csv"))["row_number"].tolist() == [1, 2]
