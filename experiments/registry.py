@@ -94,8 +94,9 @@ def measure(
 ) -> Measurements:
     """Gate inputs for one model on the given data: test AUC, KS, calibration; score PSI."""
     model = mlflow.pyfunc.load_model(model_uri)
-    scored_test = model.predict(test[schema.features])
-    scored_train = model.predict(train[schema.features])
+    no_reasons = {"reason_codes": 0}  # the gate needs scores only
+    scored_test = model.predict(test[schema.features], params=no_reasons)
+    scored_train = model.predict(train[schema.features], params=no_reasons)
     y = test[schema.target].to_numpy()
     metrics = compute_metrics(y, scored_test["pd"].to_numpy())
     calibration = expected_calibration_error(calibration_table(y, scored_test["pd"].to_numpy()))

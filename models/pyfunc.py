@@ -70,7 +70,9 @@ class CreditRiskModel(PythonModel):  # type: ignore[misc]
         self.pipeline = load_pipeline(Path(context.artifacts[PIPELINE_ARTIFACT]))
         policy_text = Path(context.artifacts[POLICY_ARTIFACT]).read_text(encoding="utf-8")
         self.policy = ScoringPolicy.model_validate_json(policy_text)
-        means = json.loads(Path(context.artifacts[BACKGROUND_ARTIFACT]).read_text(encoding="utf-8"))
+        # Versions logged before explanations travelled with the model have no background.
+        background = context.artifacts.get(BACKGROUND_ARTIFACT)
+        means = json.loads(Path(background).read_text(encoding="utf-8")) if background else {}
         self.background_mean = pd.Series(means, dtype="float64") if means else None
 
     def score(self, rows: pd.DataFrame, n_reasons: int) -> pd.DataFrame:

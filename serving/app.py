@@ -25,7 +25,7 @@ from serving.auth import SECURITY_SCHEME, KeyRing
 from serving.errors import BodyLimitMiddleware, install_error_handlers, validation_response
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.model_store import ModelHolder, ModelLoadError, load_version, resolve_alias
-from serving.routers import admin, explain, health, metrics, model, score
+from serving.routers import admin, customers, explain, health, metrics, model, score
 from serving.service import InvalidBodyError, Service
 from serving.settings import Settings
 
@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.service = service
     app.state.keyring = service.keyring
-    for module in (score, explain, model, health, admin, metrics):
+    for module in (score, explain, customers, model, health, admin, metrics):
         app.include_router(module.router)
     install_error_handlers(app)
 

@@ -39,6 +39,7 @@ OUTPUT_SCHEMA = pa.schema(
         ("tier", pa.string()),
         ("reasons", pa.string()),  # JSON list, null with --no-reasons
         ("unseen_categories", pa.string()),  # JSON list
+        ("strategy", pa.string()),  # JSON: the tier's strategy and recommended actions
         ("model_version", pa.string()),
     ]
 )
@@ -123,6 +124,11 @@ def score_chunk(
     }
     scored = score_table(model, columns, reasons)
     scored.insert(0, ROW_NUMBER, numbers[ok])
+    strategies = {
+        tier: json.dumps(model.policy.strategies.for_tier(tier).model_dump(mode="json"))
+        for tier in ("low", "medium", "high")
+    }
+    scored["strategy"] = [strategies[tier] for tier in scored["tier"]]
     scored["model_version"] = model.version
     return scored, rejects
 

@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
+from models.strategy import TierStrategy
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_TEXT = 200
 MAX_LISTED_CATEGORIES = 50
@@ -157,6 +159,9 @@ class ScoreResult(BaseModel):
     tier: str = Field(description="risk tier: low, medium or high")
     reasons: list[Reason] | None = Field(description="top risk-raising factors; null if off")
     unseen_categories: list[str] = Field(description="fields whose category is new to the model")
+    strategy: TierStrategy = Field(
+        description="the tier's credit strategy (limit policy, terms, collateral, review, actions)"
+    )
 
 
 class ScoreResponse(ScoreResult):

@@ -90,10 +90,24 @@ def score(
     ] = 100_000,
     reasons: Annotated[bool, typer.Option(help="Add reason codes (TreeSHAP: slower).")] = True,
     threads: Annotated[int, typer.Option(min=1, help="LightGBM threads.")] = 2,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Customer id column: the run is stored (hashed ids) and compared "
+            "with the previous run for early-warning alerts [default: data.id_column]."
+        ),
+    ] = None,
+    record: Annotated[
+        bool, typer.Option(help="Store the run and its alerts (needs an id column).")
+    ] = True,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
-    """Score a file with the service's fast path: pd, score, tier, reasons per row."""
+    """Score a file with the service's fast path: pd, score, tier, reasons per row.
+
+    With customer ids, the run is stored in the audit database (hashed ids only) and compared
+    with the previous run: alerts for worse tiers, score drops, PD above the ceiling and
+    customers new in the high tier (see `riskgrade alerts`)."""
     import time
 
     from tqdm import tqdm
@@ -113,6 +127,35 @@ def score(
     typer.echo(
         f"scored {summary.scored} rows with {model.name} v{model.version} -> {output}; "
         f"rejected {summary.rejected} -> {rejects} ({rate:,.0f} rows/s)"
+    )
+    column = id_column or load(params).data.id_column
+    if record and column is not None:
+        record_run(settings, params, (input, output), column, (model.name, str(model.version)))
+    elif record:
+        typer.echo("run not stored: no customer id column (pass --id-column)")
+
+
+def record_run(
+    settings: Any, params: Path, files: tuple[Path, Path], column: str, model: tuple[str, str]
+) -> None:
+    """Store the scored run and print its early-warning alerts."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from experiments.portfolio import id_column_of, record_scored_file
+
+    config = load(params)
+    try:
+        id_column_of(files[0], column)
+        stored = record_scored_file(
+            settings.audit_url, model, files, column, settings.hash_secret, config.monitoring.alerts
+        )
+    except (ValueError, SQLAlchemyError) as error:
+        fail(f"scores written, but the run was not stored: {error}")
+    counts = stored.alerts["severity"].value_counts().to_dict() if len(stored.alerts) else {}
+    against = stored.previous_run_id or "none (first run)"
+    typer.echo(
+        f"stored run {stored.run_id} ({stored.n_customers} customers); compared with {against}: "
+        f"{len(stored.alerts)} alert(s) {counts}"
     )
 
 

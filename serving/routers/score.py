@@ -56,13 +56,14 @@ def audit_rows(
     ]
 
 
-def result_of(decision: Decision) -> dict[str, Any]:
+def result_of(decision: Decision, model: LoadedModel) -> dict[str, Any]:
     return {
         "pd": decision.pd,
         "score": decision.score,
         "tier": decision.tier,
         "reasons": decision.reasons,
         "unseen_categories": decision.unseen,
+        "strategy": model.policy.strategies.for_tier(decision.tier),
     }
 
 
@@ -92,7 +93,7 @@ async def score_one(request: Request, call: Scoring) -> Response:
     reply = ScoreResponse(
         request_id=request_id,
         model=ModelRef(name=model.name, version=model.version),
-        **result_of(decisions[0]),
+        **result_of(decisions[0], model),
     )
     return json_response(reply, request_id)
 
@@ -121,6 +122,6 @@ async def score_batch(request: Request, call: Scoring) -> Response:
     reply = BatchScoreResponse(
         request_id=request_id,
         model=ModelRef(name=model.name, version=model.version),
-        results=[ScoreResult(**result_of(d)) for d in decisions],
+        results=[ScoreResult(**result_of(d, model)) for d in decisions],
     )
     return json_response(reply, request_id)

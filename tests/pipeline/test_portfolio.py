@@ -91,3 +91,79 @@ def test_unknown_customer_is_a_clear_error(project: Path) -> None:
                        "--id", "nobody", "--id-column", "customer_id")  # fmt: skip
     assert code == 1
     assert "no customer with customer_id = 'nobody'" in output and "Traceback" not in output
+
+
+def score_run(project: Path, source: Path, output: Path) -> tuple[int, str]:
+    args = ["--input", str(source), "--output", str(output), "--id-column", "customer_id"]
+    return cli(project, "score", *args, "--no-reasons")
+
+
+def expected_alerts(before: pd.DataFrame, after: pd.DataFrame, drop: int, ceiling: float) -> set:
+    """From the two scored files, by plain loops (row i is the same customer in both)."""
+    found = set()
+    for i in range(len(after)):
+        old, new = before.iloc[i], after.iloc[i]
+        if RANK[new["tier"]] > RANK[old["tier"]]:
+            found.add((i, "tier_migration"))
+        if old["score"] - new["score"] >= drop:
+            found.add((i, "score_drop"))
+        if new["pd"] >= ceiling:
+            found.add((i, "pd_ceiling"))
+        if new["tier"] == "high" and old["tier"] != "high":
+            found.add((i, "entered_high_tier"))
+    return found
+
+
+def test_two_scoring_runs_raise_the_expected_alerts(
+    project: Path, project_config: ProjectConfig
+) -> None:
+    customers = project / "customers.csv"
+    code, output = score_run(project, customers, project / "run1.parquet")
+    assert code == 0, output
+    assert "compared with none (first run): 0 alert(s)" in output
+    worse = pd.read_csv(customers)
+    worsened = worse.index[::5]
+    worse.loc[worsened, "status_of_existing_checking_account"] = "... < 0 DM"
+    worse.loc[worsened, "duration_in_month"] = worse.loc[worsened, "duration_in_month"] * 3
+    worse.to_csv(project / "customers-later.csv", index=False)
+    code, output = score_run(project, project / "customers-later.csv", project / "run2.parquet")
+    assert code == 0, output
+    code, output = cli(project, "alerts", "--csv", str(project / "alerts.csv"))
+    assert code == 0, output
+    before = pd.read_parquet(project / "run1.parquet").sort_values("row_number")
+    after = pd.read_parquet(project / "run2.parquet").sort_values("row_number")
+    for tier, strategy in zip(after["tier"], after["strategy"], strict=True):  # batch output
+        assert json.loads(strategy)["actions"] == list(
+            yaml.safe_load((project / "params.yaml").read_text())["scorecard"]["strategies"][tier][
+                "actions"
+            ]
+        )
+    rules = project_config.monitoring.alerts
+    expected = expected_alerts(before, after, rules.score_drop_points, rules.pd_ceiling)
+    assert {kind for _, kind in expected} >= {"tier_migration", "score_drop"}
+    alerts = pd.read_csv(project / "alerts.csv")
+    by_hash = {h: i for i, h in enumerate(hashes(project, before))}
+    found = {
+        (by_hash[h], kind) for h, kind in zip(alerts["customer_hash"], alerts["alert"], strict=True)
+    }
+    assert found == expected
+    assert "C00" not in (project / "alerts.csv").read_text()  # hashed ids only
+
+
+def hashes(project: Path, scored: pd.DataFrame) -> list[str]:
+    from serving.audit import hash_customer_id
+    from serving.settings import DEVELOPMENT_SECRET
+
+    ids = pd.read_csv(project / "customers.csv")["customer_id"]
+    return [
+        str(hash_customer_id(v, DEVELOPMENT_SECRET.encode())) for v in ids[scored["row_number"] - 1]
+    ]
+
+
+def test_customer_report_lists_past_scores(project: Path) -> None:
+    code, output = cli(project, "customer-report", "--input", str(project / "customers.csv"),
+                       "--id", "C0005", "--id-column", "customer_id",
+                       "--out-dir", str(project / "report5"))  # fmt: skip
+    assert code == 0, output
+    report = json.loads((project / "report5/customer_report.json").read_text())
+    assert len(report["history"]) == 2  # the two scoring runs of the previous test

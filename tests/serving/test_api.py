@@ -187,3 +187,47 @@ def test_keys_and_customer_ids_are_never_logged(
     client.post("/v1/score", json={"customer": customer}, headers={"X-API-Key": "wrong-key-99"})
     for needle in ("SECRET-CUSTOMER-42", SCORER_KEY, "wrong-key-99"):
         assert needle not in caplog.text
+
+
+def test_every_score_carries_its_tiers_strategy(client: TestClient, registry: Registry) -> None:
+    """Strategy fields come from the policy stored with the version (params.yaml), per tier."""
+    project_config = registry.config
+    customers = registry.records(n=25)
+    results = []
+    for start in range(0, len(customers), 5):  # the test app's batch limit is 5
+        items = [{"customer": c} for c in customers[start : start + 5]]
+        body = client.post("/v1/score/batch", json={"items": items, "reason_codes": False})
+        assert body.status_code == 200, body.text
+        results += body.json()["results"]
+    assert len({r["tier"] for r in results}) >= 2
+    for result in results:
+        expected = project_config.scorecard.strategies.for_tier(result["tier"])
+        assert result["strategy"] == expected.model_dump(mode="json")
+    single = client.post("/v1/score", json={"customer": customers[0]}).json()
+    assert single["strategy"]["actions"] == list(
+        project_config.scorecard.strategies.for_tier(single["tier"]).actions
+    )
+
+
+def test_customer_report_shows_the_latest_recorded_scoring(
+    client: TestClient, registry: Registry, customer: dict
+) -> None:
+    scored = client.post("/v1/score", json={"customer_id": "C-report", "customer": customer})
+    assert scored.status_code == 200, scored.text
+    response = client.get("/v1/customers/C-report/report")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    body = scored.json()
+    assert (report["score"], report["tier"]) == (body["score"], body["tier"])
+    assert report["strategy"] == body["strategy"]
+    assert report["risk_factors"] and all("raises risk" in f for f in report["risk_factors"])
+    assert report["history"][-1]["source"] == "service"
+    assert "C-report" not in response.text  # hashed ids only
+    page = client.get("/v1/customers/C-report/report", params={"format": "html"})
+    assert page.status_code == 200 and '<section id="strategy">' in page.text
+
+
+def test_customer_report_of_an_unknown_customer_is_404(client: TestClient) -> None:
+    response = client.get("/v1/customers/never-scored/report")
+    assert response.status_code == 404
+    assert "no scoring is recorded" in response.text

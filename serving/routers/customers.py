@@ -1,0 +1,75 @@
+"""``GET /v1/customers/{customer_id}/report``: the customer's latest recorded scoring.
+
+Built from what riskgrade stores -- the audit trail of service decisions and batch scoring
+runs, both keyed by the HMAC of the id -- so no customer record is kept for it. The
+"what would improve the tier" part needs the customer's features and is therefore only in
+``riskgrade customer-report`` (given the customer file); here ``improvements`` is empty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import create_engine, select
+
+from models.customer_report import build_customer_report, render_html
+from models.reason_codes import default_label
+from serving.audit import decisions, hash_customer_id
+from serving.portfolio import customer_history, open_store
+from serving.service import ERROR_RESPONSES, Scoring
+
+router = APIRouter(tags=["customers"])
+
+
+def service_decisions(url: str, key: str) -> list[dict[str, Any]]:
+    """Service decisions about one customer, oldest first."""
+    query = (
+        select(decisions.c.decided_at, decisions.c.model_version, decisions.c.pd,
+               decisions.c.score, decisions.c.tier, decisions.c.reason_codes)
+        .where(decisions.c.customer_hash == key)
+        .order_by(decisions.c.decided_at)
+    )  # fmt: skip
+    with create_engine(url).connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        {"time": r["decided_at"].isoformat(timespec="seconds"), "model_version": r["model_version"],
+         "pd": float(r["pd"]), "score": int(r["score"]), "tier": r["tier"],
+         "reason_codes": list(r["reason_codes"] or []), "source": "service"}
+        for r in rows
+    ]  # fmt: skip
+
+
+@router.get(
+    "/v1/customers/{customer_id}/report",
+    responses=ERROR_RESPONSES,
+    summary="The customer's latest recorded score, tier, strategy, risk factors and history",
+)
+async def customer_report(customer_id: str, call: Scoring, format: str = "json") -> Any:
+    if format not in ("json", "html"):
+        raise HTTPException(422, f"format must be 'json' or 'html', got {format!r}")
+    service = call.service
+    settings = service.settings
+    key = hash_customer_id(customer_id, settings.hash_secret) or ""
+    batch = [h | {"source": "batch"} for h in customer_history(open_store(settings.audit_url), key)]
+    history = sorted(service_decisions(settings.audit_url, key) + batch, key=lambda h: h["time"])
+    if not history:
+        raise HTTPException(404, "no scoring is recorded for this customer")
+    latest, model = history[-1], service.model
+    labels = dict(model.policy.reasons.labels)
+    reasons = [
+        {"feature": f, "sentence": f"{labels.get(f, default_label(f))} raises risk"}
+        for f in latest.get("reason_codes", [])
+    ]
+    report = build_customer_report(
+        latest,
+        reasons,
+        model.policy.strategies.for_tier(latest["tier"]),
+        [],
+        history,
+        f"{model.name}/{latest['model_version']}",
+    )
+    if format == "html":
+        return HTMLResponse(render_html(report))
+    return JSONResponse(report)
