@@ -7,6 +7,7 @@ database holds every decision about a customer. Customers are keyed by the HMAC 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -65,8 +66,9 @@ alerts = Table(
 )
 
 
+@functools.lru_cache(maxsize=8)
 def open_store(url: str) -> Engine:
-    """Engine with the portfolio tables created if missing."""
+    """Engine with the portfolio tables created if missing (one per URL and process)."""
     engine = create_engine(url)
     metadata.create_all(engine)
     return engine

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from models.customer_report import build_customer_report, render_html
 from models.reason_codes import default_label
@@ -31,7 +31,7 @@ def service_decisions(url: str, key: str) -> list[dict[str, Any]]:
         .where(decisions.c.customer_hash == key)
         .order_by(decisions.c.decided_at)
     )  # fmt: skip
-    with create_engine(url).connect() as connection:
+    with open_store(url).connect() as connection:  # the audit trail's database
         rows = connection.execute(query).mappings().all()
     return [
         {"time": r["decided_at"].isoformat(timespec="seconds"), "model_version": r["model_version"],
