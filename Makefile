@@ -10,6 +10,8 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export ITERATIVE_DO_NOT_TRACK := 1
 export OMP_WAIT_POLICY := PASSIVE
+# DVC stages call `riskgrade`, so the venv's bin must be on PATH for every target.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast lint format ui metrics serve bench-serving bench clean
