@@ -12,8 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import read_table, write_atomic, write_json
-from experiments.monitoring import split_model_ref
-from experiments.registry import resolve_version
+from experiments.registry import resolve_version, split_model_ref
 from experiments.tracking import setup_mlflow
 from models.customer_report import build_customer_report, render_html
 from models.improvement import known_categories, suggest_improvements

@@ -18,18 +18,9 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import read_table, write_atomic, write_json
-from experiments.registry import resolve_version
+from experiments.registry import resolve_version, split_model_ref
 from experiments.tracking import setup_mlflow
 from models.monitoring import MonitoringResult, monitor
-
-
-def split_model_ref(ref: str, default_name: str) -> tuple[str, str]:
-    """``name@alias``, ``name/version``, ``@alias`` or a bare alias/version."""
-    for separator in ("@", "/"):
-        if separator in ref:
-            name, _, version = ref.partition(separator)
-            return name or default_name, version
-    return default_name, ref
 
 
 def result_payload(result: MonitoringResult, meta: dict[str, Any]) -> dict[str, Any]:

@@ -89,6 +89,16 @@ def resolve_version(client: MlflowClient, name: str, ref: str | None) -> ModelVe
         ) from None
 
 
+def split_model_ref(ref: str, default_name: str) -> tuple[str, str]:
+    """(name, version or alias) from ``name@alias``, ``name/version``, ``@alias`` or a bare
+    alias/version; a missing name is ``default_name``."""
+    for separator in ("@", "/"):
+        if separator in ref:
+            name, _, version = ref.partition(separator)
+            return name or default_name, version
+    return default_name, ref
+
+
 def measure(
     model_uri: str, schema: DatasetSchema, train: pd.DataFrame, test: pd.DataFrame
 ) -> Measurements:
