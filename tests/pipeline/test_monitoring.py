@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from registry_support import register_fitted, temporary_project
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from experiments.config import ProjectConfig
-from experiments.tracking import log_credit_risk_model, setup_mlflow
 from features.splitting import split_dataset
-from models.factory import build_model_pipeline
 
 NAME = "monitor-credit"
 
@@ -29,25 +26,12 @@ def project(
 ) -> Path:
     """params.yaml, train/test parquet files and a champion logistic model in a tmp store."""
     root = tmp_path_factory.mktemp("monitoring")
-    raw = project_config.model_dump(mode="json")
-    raw["registry"]["model_name"] = NAME
-    raw["mlflow"] |= {
-        "tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
-        "experiment": "monitor-test",
-    }
-    (root / "params.yaml").write_text(yaml.safe_dump(raw))
-    config = ProjectConfig.model_validate(raw)
-    schema = config.data
-    parts = split_dataset(german_credit, schema, config.split, config.seed)
+    config = temporary_project(root, project_config, NAME)
+    parts = split_dataset(german_credit, config.data, config.split, config.seed)
     for name, frame in parts.items():
         frame.to_parquet(root / f"{name}.parquet")
-    setup_mlflow(config.mlflow, root)
-    pipeline = build_model_pipeline(schema, config.features, config.models.logistic, config.seed)
-    pipeline.fit(parts["train"][schema.features], parts["train"][schema.target])
-    with mlflow.start_run():
-        info = log_credit_risk_model(pipeline, config.scorecard, parts["train"][schema.features])
-    version = mlflow.register_model(info.model_uri, NAME, tags={"test_roc_auc": "0.79"})
-    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", version.version)
+    tags = {"test_roc_auc": "0.79"}
+    register_fitted(config, config.models.logistic, parts["train"], champion=True, tags=tags)
     return root
 
 

@@ -10,13 +10,12 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
+from registry_support import register_fitted, temporary_project
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from experiments.config import ProjectConfig
-from experiments.tracking import log_credit_risk_model, setup_mlflow
 from features.splitting import split_dataset
-from models.factory import build_model_pipeline
 
 NAME = "portfolio-credit"
 RANK = {"low": 0, "medium": 1, "high": 2}
@@ -30,21 +29,13 @@ def project(
 ) -> Path:
     """params.yaml (with a changed high-tier strategy), a champion, and a customers file."""
     root = tmp_path_factory.mktemp("portfolio")
-    raw = project_config.model_dump(mode="json")
-    raw["registry"]["model_name"] = NAME
-    raw["mlflow"] |= {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "experiment": "portfolio"}
-    raw["scorecard"]["strategies"]["high"]["actions"] = ["call the customer within a week"]
-    (root / "params.yaml").write_text(yaml.safe_dump(raw))
-    config = ProjectConfig.model_validate(raw)
+    strategies = project_config.scorecard.model_dump(mode="json")["strategies"]
+    strategies["high"]["actions"] = ["call the customer within a week"]
+    changes = {"scorecard": {"strategies": strategies}}
+    config = temporary_project(root, project_config, NAME, changes)
     schema = config.data
     parts = split_dataset(german_credit, schema, config.split, config.seed)
-    setup_mlflow(config.mlflow, root)
-    pipeline = build_model_pipeline(schema, config.features, config.models.logistic, config.seed)
-    pipeline.fit(parts["train"][schema.features], parts["train"][schema.target])
-    with mlflow.start_run():
-        info = log_credit_risk_model(pipeline, config.scorecard, parts["train"][schema.features])
-    version = mlflow.register_model(info.model_uri, NAME)
-    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", version.version)
+    register_fitted(config, config.models.logistic, parts["train"], champion=True)
     customers = parts["test"][schema.features].head(80).reset_index(drop=True)
     customers.insert(0, "customer_id", [f"C{i:04d}" for i in range(len(customers))])
     customers.to_csv(root / "customers.csv", index=False)

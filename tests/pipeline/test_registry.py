@@ -8,15 +8,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
+from registry_support import register_fitted, temporary_project
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from experiments.config import ProjectConfig
-from experiments.tracking import log_credit_risk_model, setup_mlflow
 from features.splitting import split_dataset
-from models.factory import build_model_pipeline
 
 NAME = "test-credit"
 
@@ -33,33 +31,15 @@ def workspace(
     v3: LightGBM (good; measured test AUC 0.791 vs 0.789 for v1 on this split).
     """
     root = tmp_path_factory.mktemp("registry")
-    raw = project_config.model_dump(mode="json")
-    raw["registry"]["model_name"] = NAME
-    raw["mlflow"] |= {
-        "tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
-        "experiment": "registry-test",
-    }
-    (root / "params.yaml").write_text(yaml.safe_dump(raw))
-    parts = split_dataset(
-        german_credit, project_config.data, project_config.split, project_config.seed
-    )
+    config = temporary_project(root, project_config, NAME)
+    parts = split_dataset(german_credit, config.data, config.split, config.seed)
     for part in ("train", "test"):
         parts[part].to_parquet(root / f"{part}.parquet")
-    config = ProjectConfig.model_validate(raw)
-    setup_mlflow(config.mlflow, root)
     train, schema = parts["train"], config.data
     shuffled = pd.Series(np.random.default_rng(0).permutation(train[schema.target].to_numpy()))
-    models = [
-        (config.models.logistic, train[schema.target]),
-        (config.models.logistic, shuffled),
-        (config.models.lightgbm, train[schema.target]),
-    ]
-    for model_config, y in models:
-        pipeline = build_model_pipeline(schema, config.features, model_config, config.seed, 1)
-        pipeline.fit(train[schema.features], y.to_numpy())
-        with mlflow.start_run():
-            info = log_credit_risk_model(pipeline, config.scorecard, train[schema.features])
-        mlflow.register_model(info.model_uri, NAME)
+    register_fitted(config, config.models.logistic, train)
+    register_fitted(config, config.models.logistic, train, y=shuffled)
+    register_fitted(config, config.models.lightgbm, train)
     return {"root": root, "config": config}
 
 

@@ -1,0 +1,56 @@
+"""Shared set-up of the pipeline tests: a temporary project with its own MLflow store, and
+fitted model versions registered in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import yaml
+from mlflow.tracking import MlflowClient
+
+from experiments.config import ProjectConfig
+from experiments.tracking import log_credit_risk_model, setup_mlflow
+from models.factory import build_model_pipeline
+
+
+def temporary_project(
+    root: Path, project_config: ProjectConfig, model_name: str, raw_changes: dict | None = None
+) -> ProjectConfig:
+    """params.yaml in ``root`` with its own model name and MLflow store; MLflow set up for it.
+
+    ``raw_changes`` maps a top-level section to keys merged into it (e.g. scorecard changes).
+    """
+    raw = project_config.model_dump(mode="json")
+    raw["registry"]["model_name"] = model_name
+    raw["mlflow"] |= {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "experiment": root.name}
+    for section, values in (raw_changes or {}).items():
+        raw[section] |= values
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    config = ProjectConfig.model_validate(raw)
+    setup_mlflow(config.mlflow, root)
+    return config
+
+
+def register_fitted(
+    config: ProjectConfig,
+    model_config: Any,
+    train: pd.DataFrame,
+    y: pd.Series | None = None,
+    champion: bool = False,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Fit the pipeline on ``train`` (outcome ``y`` or the target), log the model contract,
+    register it under ``config.registry.model_name``; return the version."""
+    schema, name = config.data, config.registry.model_name
+    pipeline = build_model_pipeline(schema, config.features, model_config, config.seed, 1)
+    outcome = train[schema.target] if y is None else y
+    pipeline.fit(train[schema.features], outcome.to_numpy())
+    with mlflow.start_run():
+        info = log_credit_risk_model(pipeline, config.scorecard, train[schema.features])
+    version = str(mlflow.register_model(info.model_uri, name, tags=tags).version)
+    if champion:
+        MlflowClient().set_registered_model_alias(name, "champion", version)
+    return version
