@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("riskgrade.audit")
 metadata = MetaData()
@@ -53,6 +54,23 @@ decisions = Table(
     Column("latency_ms", Float, nullable=False),
     Column("caller", String(64), nullable=False),
 )
+
+
+def create_tables(tables: MetaData, engine: Engine, attempts: int = 3) -> None:
+    """``create_all`` that survives a concurrent creator.
+
+    Several server workers (or a worker and a batch run) starting on a fresh database race
+    between "does the table exist?" and "CREATE TABLE"; the loser sees "already exists". The
+    tables are then there, so the next check-first pass finds them; anything else is re-raised.
+    """
+    for attempt in range(attempts):
+        try:
+            tables.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            log.info("tables were created concurrently; checking again")
 
 
 class InsertStatement:

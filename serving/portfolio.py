@@ -27,6 +27,8 @@ from sqlalchemy import (
     select,
 )
 
+from serving.audit import create_tables
+
 metadata = MetaData()
 scoring_runs = Table(
     "scoring_runs",
@@ -70,7 +72,7 @@ alerts = Table(
 def open_store(url: str) -> Engine:
     """Engine with the portfolio tables created if missing (one per URL and process)."""
     engine = create_engine(url)
-    metadata.create_all(engine)
+    create_tables(metadata, engine)
     return engine
 
 

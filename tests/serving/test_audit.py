@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from fastapi.testclient import TestClient
 from serving_support import SCORER_KEY, SECRET, Registry, make_settings
 
 from serving.app import create_app
-from serving.audit import decisions, metadata
+from serving.audit import create_tables, decision_row, decisions, metadata
+from serving.audit_writer import AuditLog
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +94,64 @@ def test_audit_store_down_means_503_and_no_score(
     finally:
         metadata.create_all(engine)
     assert client.post("/v1/score", json={"customer": customer}).status_code == 200
+
+
+def test_table_creation_survives_a_concurrent_creator(tmp_path: Path) -> None:
+    """Two workers on a fresh database: the other one creates the table between our check
+    and our CREATE TABLE (reproduced deterministically with a before_create hook)."""
+    raced: list[str] = []
+
+    def race(name: str, create: Any) -> None:
+        url = f"sqlite:///{tmp_path / name}"
+        ours, theirs = sa.create_engine(url), sa.create_engine(url)
+
+        def other_worker_wins(*_: Any, **__: Any) -> None:
+            if name not in raced:
+                raced.append(name)
+                metadata.create_all(theirs)
+
+        sa.event.listen(decisions, "before_create", other_worker_wins)
+        try:
+            create(ours)
+            assert "decisions" in sa.inspect(ours).get_table_names()
+        finally:
+            sa.event.remove(decisions, "before_create", other_worker_wins)
+            ours.dispose()
+            theirs.dispose()
+
+    with pytest.raises(sa.exc.OperationalError, match="already exists"):
+        race("plain.db", metadata.create_all)  # what a plain create_all does in this race
+    race("riskgrade.db", lambda engine: create_tables(metadata, engine))
+    assert raced == ["plain.db", "riskgrade.db"]
+
+
+def test_sqlite_checkpoints_run_outside_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits only append to the WAL; the checkpoint copies it into the database file."""
+    monkeypatch.setattr("serving.audit_writer.CHECKPOINT_SECONDS", 3600.0)  # we call it
+    database = tmp_path / "audit.db"
+    audit = AuditLog(f"sqlite:///{database}")
+    audit.start()
+    audit.checkpoint()  # the table itself
+
+    def rows_in_file_alone() -> int:  # the database file without its WAL
+        shutil.copy(database, tmp_path / "copy.db")
+        with sqlite3.connect(tmp_path / "copy.db") as copy:
+            count: int = copy.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        return count
+
+    try:
+        row = decision_row(
+            request_id="r1", item=0, endpoint="score", model_name="m", model_version="1",
+            customer_hash=None, pd=0.1, score=600, tier="low", reason_codes=["duration"],
+            unseen_categories=[], latency_ms=1.0, caller="test",
+        )  # fmt: skip
+        assert audit.write([row] * 3) is None
+        assert audit.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert rows_in_file_alone() == 0  # committed, but still only in the WAL
+        audit.checkpoint()
+        assert rows_in_file_alone() == 3
+    finally:
+        audit.stop()
+    assert audit.checkpointer is not None and not audit.checkpointer.is_alive()
