@@ -109,10 +109,9 @@ class CompiledPipeline:
     def predict_lightgbm(self, encoded: np.ndarray, contributions: bool) -> FastScores:
         """LightGBM's booster on the float rows; TreeSHAP from ``pred_contrib``."""
         assert self.booster is not None
-        pd_ = self.booster.predict(encoded)
         if not contributions:
-            return FastScores(pd_)
-        shap = self.booster.contributions(encoded)
+            return FastScores(self.booster.predict(encoded))
+        pd_, shap = self.booster.contributions(encoded)
         return FastScores(pd_, shap[:, :-1] @ self.weights, float(shap[0, -1]))
 
     def unseen_record(self, record: Mapping[str, Any]) -> list[str]:

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import threading
 from typing import Any
 
 import numpy as np
 from lightgbm import basic
+
+from models.tree_shap import ShapTables
 
 PREDICT_NORMAL, PREDICT_CONTRIB = 0, 3
 FLOAT64 = 1  # C_API_DTYPE_FLOAT64
@@ -83,8 +86,19 @@ class SingleRowPredictor:
             self.handle = ctypes.c_void_p()
 
 
+def sigmoid(margin: float) -> float:
+    """LightGBM's binary output transform, with the same C library ``exp``."""
+    return 1.0 / (1.0 + math.exp(-margin))
+
+
 class LightGBMRunner:
-    """PD and TreeSHAP contributions of a booster: fast single-row API for one row."""
+    """PD and TreeSHAP contributions of a booster.
+
+    ``predict``: LightGBM's own PD (the single-row API for one row). ``contributions``: PD and
+    the TreeSHAP values of ``pred_contrib``, from ``ShapTables`` (7-17x faster, see
+    ``models.tree_shap``) when the trees are small enough to tabulate, else from LightGBM.
+    ``shap_method`` says which one this model uses.
+    """
 
     def __init__(self, booster: Any, num_threads: int) -> None:
         self.booster = booster
@@ -95,6 +109,13 @@ class LightGBMRunner:
                 kind: SingleRowPredictor(booster, kind, num_threads)
                 for kind in (PREDICT_NORMAL, PREDICT_CONTRIB)
             }
+        best = int(getattr(booster, "best_iteration", 0) or 0)
+        self.tables = ShapTables.build(booster, num_iteration=best if best > 0 else None)
+        self.shap_method = (
+            "TreeSHAP (path-dependent, as LightGBM pred_contrib; tabulated per tree)"
+            if self.tables is not None
+            else "TreeSHAP (LightGBM pred_contrib)"
+        )
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Probability of the positive class per row."""
@@ -102,9 +123,21 @@ class LightGBMRunner:
             return self.single[PREDICT_NORMAL].predict(rows[0])
         return np.asarray(self.booster.predict(rows, num_threads=self.num_threads))
 
-    def contributions(self, rows: np.ndarray) -> np.ndarray:
-        """Rows x (inputs + 1): TreeSHAP per input, the base value last (log-odds)."""
+    def contributions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(PD per row, rows x (inputs + 1): TreeSHAP per input, the base value last).
+
+        With tables the PD comes from the same lookups (leaf values added in LightGBM's tree
+        order, then LightGBM's sigmoid), so the booster itself is not touched: one pass over
+        the trees instead of two, and a smaller memory footprint per request.
+        """
+        if self.tables is not None:
+            if len(rows) == 1:
+                margin, shap = self.tables.row_contributions(rows[0])
+                return np.array([sigmoid(margin)]), shap
+            margins, shap = self.tables.contributions(rows)
+            return np.array([sigmoid(m) for m in margins.tolist()]), shap
         if len(rows) == 1 and self.single:
-            return self.single[PREDICT_CONTRIB].predict(rows[0])[np.newaxis, :]
-        shap = self.booster.predict(rows, pred_contrib=True, num_threads=self.num_threads)
-        return np.asarray(shap, dtype="float64")
+            shap = self.single[PREDICT_CONTRIB].predict(rows[0])[np.newaxis, :]
+        else:
+            shap = self.booster.predict(rows, pred_contrib=True, num_threads=self.num_threads)
+        return self.predict(rows), np.asarray(shap, dtype="float64")

@@ -18,7 +18,6 @@ import numpy as np
 
 from models.fast_path import CompiledPipeline, FastScores, columns_from_records
 from models.reason_codes import (
-    ReasonCode,
     build_reason,
     default_label,
     plain_value,
@@ -77,24 +76,25 @@ def reasons_of(
     """Top risk-raising reasons per row, exactly as ``models.reason_codes.reason_codes``."""
     raw, labels, template = model.compiled.raw_columns, model.labels, model.policy.reasons.template
     order, top = top_rising(contributions, model.policy.reasons.top_k)
+    worded: dict[tuple, tuple[Any, str]] = {}  # (column, value) -> (plain value, sentence)
+
+    def reason(i: int, j: int, amount: float) -> dict[str, Any]:
+        value = value_at(i, raw[j])
+        key = (j, type(value), value)
+        if key not in worded:  # batches repeat values: word each one once
+            code = build_reason(raw[j], value, amount, labels[j], template)
+            worded[key] = (code.value, code.sentence)
+        plain, sentence = worded[key]
+        return {"feature": raw[j], "value": plain, "contribution": amount, "sentence": sentence}
+
     return [
         [
-            reason_dict(build_reason(raw[j], value_at(i, raw[j]), amount, labels[j], template))
+            reason(i, j, amount)
             for j, amount in zip(order[i].tolist(), top[i].tolist(), strict=True)
             if amount > 0
         ]
         for i in range(len(contributions))
     ]
-
-
-def reason_dict(code: ReasonCode) -> dict[str, Any]:
-    """``ReasonCode.to_dict`` without ``dataclasses.asdict``'s deep copies (hot path)."""
-    return {
-        "feature": code.feature,
-        "value": code.value,
-        "contribution": code.contribution,
-        "sentence": code.sentence,
-    }
 
 
 def check_finite(scores: FastScores) -> None:
@@ -178,11 +178,8 @@ def explanation_of(model: LoadedModel, customer: Mapping[str, Any]) -> dict[str,
     ]
     items.sort(key=lambda item: -abs(item["contribution"]))
     margin = scores.base_value + float(row.sum())
-    method = (
-        "lightgbm pred_contrib TreeSHAP"
-        if model.compiled.booster is not None
-        else ("linear SHAP (interventional)")
-    )
+    booster = model.compiled.booster
+    method = booster.shap_method if booster is not None else "linear SHAP (interventional)"
     return {
         "base_value": scores.base_value,
         "margin": margin,

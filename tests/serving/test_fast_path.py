@@ -3,7 +3,8 @@
 PD against ``pipeline.predict_proba``; contributions and base value against
 ``models.explanation.explain``; decisions (score, tier, reason codes) against the pyfunc's
 ``CreditRiskModel.score``. Both the vectorised path (all rows at once) and the one-row path
-(plain-Python encoding + LightGBM's single-row C API) are checked.
+(plain-Python encoding + LightGBM's single-row C API) are checked; LightGBM's contributions
+come from the tabulated TreeSHAP (``models.tree_shap``), compared here with ``pred_contrib``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def test_fast_path_equals_the_pipeline_on_every_row(family: tuple, registry: Reg
     name, pipeline, background = family
     rows = scoring_rows(registry)
     compiled = compile_pipeline(pipeline, background)
+    if name == "lightgbm":
+        assert compiled.booster is not None and compiled.booster.tables is not None
     fast, _ = compiled_scores(compiled, rows)
     reference = explain(pipeline, rows, background)
     assert np.abs(fast.pd - pipeline.predict_proba(rows)[:, 1]).max() < TOLERANCE, name
