@@ -107,7 +107,7 @@ class CompiledPipeline:
         return FastScores(pd_, raw, self.intercept + float(self.background_terms.sum()))
 
     def predict_lightgbm(self, encoded: np.ndarray, contributions: bool) -> FastScores:
-        """LightGBM's booster on the float rows; TreeSHAP from ``pred_contrib``."""
+        """LightGBM's booster on the float rows; TreeSHAP as ``pred_contrib`` computes it."""
         assert self.booster is not None
         if not contributions:
             return FastScores(self.booster.predict(encoded))

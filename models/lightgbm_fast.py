@@ -103,12 +103,6 @@ class LightGBMRunner:
     def __init__(self, booster: Any, num_threads: int) -> None:
         self.booster = booster
         self.num_threads = num_threads
-        self.single: dict[int, SingleRowPredictor] = {}
-        if fast_api_available():
-            self.single = {
-                kind: SingleRowPredictor(booster, kind, num_threads)
-                for kind in (PREDICT_NORMAL, PREDICT_CONTRIB)
-            }
         best = int(getattr(booster, "best_iteration", 0) or 0)
         self.tables = ShapTables.build(booster, num_iteration=best if best > 0 else None)
         self.shap_method = (
@@ -116,6 +110,10 @@ class LightGBMRunner:
             if self.tables is not None
             else "TreeSHAP (LightGBM pred_contrib)"
         )
+        kinds = [PREDICT_NORMAL] if self.tables is not None else [PREDICT_NORMAL, PREDICT_CONTRIB]
+        self.single: dict[int, SingleRowPredictor] = {}
+        if fast_api_available():
+            self.single = {kind: SingleRowPredictor(booster, kind, num_threads) for kind in kinds}
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Probability of the positive class per row."""

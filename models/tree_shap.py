@@ -162,26 +162,21 @@ def tree_table(tree: Tree) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return features, table, leaf_value
 
 
-def node_decisions(nodes: list[Node], rows: np.ndarray) -> np.ndarray:
-    """Rows x nodes: LightGBM's ``Tree::Decision`` at every node, True = left."""
-    left = np.zeros((len(rows), len(nodes)), dtype=bool)
-    rows = np.where(np.abs(rows) <= ZERO_THRESHOLD, 0.0, rows)  # LightGBM reads these as 0
-    for i, node in enumerate(nodes):
-        values = rows[:, node.feature]
+def goes_left(node: Node, values: np.ndarray) -> np.ndarray:
+    """LightGBM's ``Tree::Decision`` at ``node`` for values of its feature: True = left."""
+    with np.errstate(invalid="ignore"):
+        values = np.where(np.abs(values) <= ZERO_THRESHOLD, 0.0, values)  # read as 0
         nan = np.isnan(values)
         if node.categorical:  # int() truncates; NaN, negative and unknown codes go right
             valid = ~nan & (values > -1.0) & (values < 2**31)
             codes = np.where(valid, values, 0.0).astype(np.int64)
-            left[:, i] = valid & np.isin(codes, list(node.categories))
-            continue
+            return valid & np.isin(codes, list(node.categories))
         if node.missing_type != 2:
             values = np.where(nan, 0.0, values)
         default = (node.missing_type == 1 and np.abs(values) <= ZERO_THRESHOLD) | (
             node.missing_type == 2 and nan
         )
-        with np.errstate(invalid="ignore"):
-            left[:, i] = np.where(default, node.default_left, values <= node.threshold)
-    return left
+        return np.where(default, node.default_left, values <= node.threshold)
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,10 +284,8 @@ class ShapTables:
         for t, tree in enumerate(trees):
             for bit, node in enumerate(tree.nodes):
                 k, offset = position[node.feature]
-                reps = np.full((inputs[k].size, n_features), np.nan)
-                reps[:, node.feature] = inputs[k].representatives()
-                left = node_decisions([node], reps)[:, 0]
-                pattern_rows[offset : offset + inputs[k].size, t] += left.astype(np.int32) << bit
+                left = goes_left(node, inputs[k].representatives()).astype(np.int32)
+                pattern_rows[offset : offset + inputs[k].size, t] += left << bit
             features, table, leaf_value = tree_table(tree)
             dense = np.zeros((len(table), n_features + 1))  # last column: the base value's
             dense[:, features] = table

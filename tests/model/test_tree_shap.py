@@ -105,6 +105,9 @@ def test_models_it_cannot_tabulate_fall_back_to_lightgbm() -> None:
     pd_, contributions = runner.contributions(rows)
     assert np.abs(contributions - big.predict(rows, pred_contrib=True)).max() < TOLERANCE
     assert np.array_equal(pd_, big.predict(rows))
+    pd_one, one = runner.contributions(rows[:1])  # LightGBM's single-row API
+    assert np.abs(one - contributions[:1]).max() < TOLERANCE
+    assert abs(pd_one[0] - pd_[0]) < 1e-15
 
     X, _ = training_data()
     three = np.arange(len(X)) % 3
