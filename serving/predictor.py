@@ -159,11 +159,16 @@ def finish(
     ]
 
 
-def explanation_of(model: LoadedModel, customer: Mapping[str, Any]) -> dict[str, Any]:
-    """Full per-raw-column explanation of one customer (largest |contribution| first)."""
+def explanation_of(
+    model: LoadedModel, customer: Mapping[str, Any]
+) -> tuple[Decision, dict[str, Any]]:
+    """One customer's decision (without reason codes) and full per-raw-column explanation
+    (largest |contribution| first), both from one prediction."""
     scores = model.compiled.predict_record(customer, contributions=True)
     check_finite(scores)
     assert scores.contributions is not None and scores.base_value is not None
+    unseen = [model.compiled.unseen_record(customer)]
+    decision = finish(model, FastScores(scores.pd), lambda _, c: customer.get(c), unseen)[0]
     row = scores.contributions[0]
     items: list[dict[str, Any]] = [
         {
@@ -180,7 +185,7 @@ def explanation_of(model: LoadedModel, customer: Mapping[str, Any]) -> dict[str,
     margin = scores.base_value + float(row.sum())
     booster = model.compiled.booster
     method = booster.shap_method if booster is not None else "linear SHAP (interventional)"
-    return {
+    return decision, {
         "base_value": scores.base_value,
         "margin": margin,
         "contributions": items,

@@ -6,7 +6,7 @@ import time
 
 from fastapi import APIRouter, Request, Response
 
-from serving.predictor import decide, explanation_of
+from serving.predictor import explanation_of
 from serving.routers.score import audit_rows, record
 from serving.schemas import Contribution, ExplainResponse, ModelRef
 from serving.service import (
@@ -36,8 +36,7 @@ async def explain(request: Request, call: Scoring) -> Response:
     model = service.model
     body = await read_body(request, model.requests.explain, model.requests.expected)
     customer = body.customer.model_dump(by_alias=True)
-    decision = decide(model, [customer], reasons=False)[0]
-    explanation = explanation_of(model, customer)
+    decision, explanation = explanation_of(model, customer)
     request_id = new_request_id()
     context = (request_id, "explain", model, caller, elapsed_ms(started))
     await record(service, audit_rows(service, context, [decision], [body.customer_id]), [decision])

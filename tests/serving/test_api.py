@@ -63,6 +63,10 @@ def test_explain_adds_up_to_the_pd(client: TestClient, registry: Registry, custo
     assert total == pytest.approx(body["margin"], abs=1e-9)
     assert 1 / (1 + math.exp(-body["margin"])) == pytest.approx(body["pd"], abs=1e-9)
     assert body["contributions"][0]["value"] == customer[body["contributions"][0]["feature"]]
+    scored = client.post("/v1/score", json={"customer": customer}).json()
+    assert (body["pd"], body["score"], body["tier"]) == (
+        scored["pd"], scored["score"], scored["tier"]
+    )  # fmt: skip
 
 
 def test_model_info_has_lineage_metrics_and_schema(client: TestClient) -> None:
