@@ -17,10 +17,11 @@ from experiments.study_storage import check_storage_value
 from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema, FrozenModel
 from features.splitting import SplitConfig
+from models.calibration import CalibrationConfig
 from models.config import ModelName, ModelsConfig
 from models.monitoring import MonitoringConfig
 from models.promotion import GateConfig
-from models.scorecard import ScoringPolicy
+from models.scorecard import ScorecardConfig
 
 
 class ConfigError(ValueError):
@@ -113,7 +114,8 @@ class ProjectConfig(FrozenModel):
     tune: TuneConfig = TuneConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     mlflow: MlflowConfig = MlflowConfig()
-    scorecard: ScoringPolicy = ScoringPolicy()
+    calibration: CalibrationConfig = CalibrationConfig()
+    scorecard: ScorecardConfig = ScorecardConfig()
     registry: RegistryConfig = RegistryConfig()
     promotion: GateConfig = GateConfig()
     monitoring: MonitoringConfig = MonitoringConfig()

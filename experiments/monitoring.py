@@ -51,6 +51,23 @@ def format_cell(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def outcomes_html(outcomes: dict[str, Any] | None) -> str:
+    """Discrimination, then the calibration tests: overall, per tier and per grade."""
+    if not outcomes:
+        return "<p>no outcomes</p>"
+    headline = {k: v for k, v in outcomes.items() if k != "calibration"}
+    calibration = outcomes.get("calibration") or {}
+    overall = [
+        {"test": name, **{k: v for k, v in calibration[name].items() if k != "alpha"}}
+        for name in ("calibration_in_the_large", "hosmer_lemeshow", "spiegelhalter")
+        if name in calibration
+    ]
+    parts = [html_table([headline]), "<h3>Calibration tests</h3>", html_table(overall)]
+    for name, rows in calibration.get("groups", {}).items():
+        parts += [f"<h3>Calibration per {html.escape(name)}</h3>", html_table(rows)]
+    return "".join(parts)
+
+
 def render_html(payload: dict[str, Any]) -> str:
     sections = {
         "findings": html_table(payload["findings"]),
@@ -58,9 +75,7 @@ def render_html(payload: dict[str, Any]) -> str:
         + html_table(payload["tiers"]),
         "features": html_table(payload["features"]),
         "data-quality": html_table(payload["data_quality"]),
-        "outcomes": html_table([payload["outcomes"]])
-        if payload["outcomes"]
-        else "<p>no outcomes</p>",
+        "outcomes": outcomes_html(payload["outcomes"]),
     }
     body = "".join(
         f'<section id="{key}"><h2>{key.replace("-", " ").title()}</h2>{content}</section>'

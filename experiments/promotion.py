@@ -52,9 +52,12 @@ def run(
     candidate = resolve_version(client, name, version)
     train, test = load_split(split_dir, "train"), load_split(split_dir, "test")
     champion = version_by_alias(client, name, CHAMPION)
-    measured_candidate = measure(f"models:/{name}/{candidate.version}", config.data, train, test)
+    alpha = config.promotion.calibration_alpha
+    measured_candidate = measure(
+        f"models:/{name}/{candidate.version}", config.data, train, test, alpha
+    )
     measured_champion = (
-        measure(f"models:/{name}/{champion.version}", config.data, train, test)
+        measure(f"models:/{name}/{champion.version}", config.data, train, test, alpha)
         if champion is not None and str(champion.version) != str(candidate.version)
         else None
     )

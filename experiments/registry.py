@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -29,9 +28,16 @@ from models.evaluation import (
     calibration_table,
     compute_metrics,
     expected_calibration_error,
-    population_stability_index,
 )
-from models.promotion import Criterion, GateConfig, Measurements, evaluate_gate
+from models.promotion import (
+    Criterion,
+    GateConfig,
+    Measurements,
+    calibration_measurements,
+    evaluate_gate,
+    psi_noise_bound,
+    score_psi,
+)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 PROMOTING_ACTIONS = {"promoted", "forced"}
@@ -100,9 +106,15 @@ def split_model_ref(ref: str, default_name: str) -> tuple[str, str]:
 
 
 def measure(
-    model_uri: str, schema: DatasetSchema, train: pd.DataFrame, test: pd.DataFrame
+    model_uri: str,
+    schema: DatasetSchema,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    calibration_alpha: float = 0.05,
 ) -> Measurements:
-    """Gate inputs for one model on the given data: test AUC, KS, calibration; score PSI."""
+    """Gate inputs for one model on the given data: test AUC, KS, calibration (ECE and the
+    validator's tests, per grade where the version has grades); score PSI train vs test
+    (``models.promotion.score_psi``) and the PSI that sampling noise alone reaches."""
     model = mlflow.pyfunc.load_model(model_uri)
     no_reasons = {"reason_codes": 0}  # the gate needs scores only
     scored_test = model.predict(test[schema.features], params=no_reasons)
@@ -110,11 +122,14 @@ def measure(
     y = test[schema.target].to_numpy()
     metrics = compute_metrics(y, scored_test["pd"].to_numpy())
     calibration = expected_calibration_error(calibration_table(y, scored_test["pd"].to_numpy()))
-    psi = population_stability_index(
-        np.asarray(scored_train["score"], dtype="float64"),
-        np.asarray(scored_test["score"], dtype="float64"),
+    psi = score_psi(scored_train, scored_test)
+    noise = psi_noise_bound(len(scored_train), len(scored_test), calibration_alpha)
+    pd_ = scored_test["pd"].to_numpy()
+    grades = scored_test["grade"].to_numpy() if "grade" in scored_test else None
+    tests = calibration_measurements(y, pd_, grades, calibration_alpha)
+    return Measurements(
+        metrics["roc_auc"], metrics["ks"], calibration, psi, score_psi_noise=noise, **tests
     )
-    return Measurements(metrics["roc_auc"], metrics["ks"], calibration, psi)
 
 
 def record_decision(client: MlflowClient, decision: Decision) -> None:

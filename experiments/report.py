@@ -39,6 +39,7 @@ from experiments.report_sections import (
 from experiments.report_summary import summary_section
 from experiments.tracking import setup_mlflow
 from features.schema import DatasetSchema
+from models.explanation import split_pipeline
 from models.promotion import evaluate_gate
 from models.pyfunc import CreditRiskModel
 
@@ -95,7 +96,7 @@ def estimator_name(model: CreditRiskModel) -> str:
     """Class name of the pipeline's final estimator, e.g. ``LGBMClassifier``."""
     if model.pipeline is None:
         raise ReportError("report: the model version was not loaded (no pipeline)")
-    return type(model.pipeline.steps[-1][1]).__name__
+    return type(split_pipeline(model.pipeline)[1]).__name__
 
 
 def data_section(data_report: Path, schema: DatasetSchema, splits: dict[str, Any]) -> dict:
@@ -128,6 +129,13 @@ def model_section(client: MlflowClient, version: ModelVersion, model: CreditRisk
         "lineage": {key: version.tags.get(key, "unknown") for key in LINEAGE_TAGS},
         "scaling": policy.get("scaling", {}),
         "tier_cutoffs": policy.get("tiers", {}),
+        "calibration": policy.get("calibration")
+        or {"method": "none (registered before calibration)"},
+        "master_scale": (
+            []
+            if model.policy is None or model.policy.grades is None
+            else model.policy.grades.bands()
+        ),
     }
 
 
@@ -142,7 +150,8 @@ def champion_and_gate(
     promotion gate's verdict, both models measured now on the same test split."""
     name, schema = version.name, config.data
     train, test = splits["train"], splits[HELD_OUT]
-    measured = measure(f"models:/{name}/{version.version}", schema, train, test)
+    alpha = config.promotion.calibration_alpha
+    measured = measure(f"models:/{name}/{version.version}", schema, train, test, alpha)
     champion = version_by_alias(client, name, CHAMPION)
     section: dict[str, Any] = {"status": "none", "version": None, "split": HELD_OUT}
     measured_champion = None
@@ -158,7 +167,7 @@ def champion_and_gate(
             "model_family": champion.tags.get("model_family") or estimator_name(contract),
             "metrics": comparison_section(candidate_metrics, metrics_section(scored)),
         }
-        measured_champion = measure(uri, schema, train, test)
+        measured_champion = measure(uri, schema, train, test, alpha)
     criteria = evaluate_gate(measured, measured_champion, config.promotion)
     gate = {
         "passed": all(c.passed for c in criteria),
@@ -178,7 +187,8 @@ def build_report(
     model = load_contract(f"models:/{name}/{version.version}")
     splits = {split: load_split(split_dir, split) for split in SPLITS}
     data = data_section(data_report, config.data, splits)  # before the slow part: fail fast
-    content, scored = build_performance(model, config.data, splits)
+    alpha = config.promotion.calibration_alpha
+    content, scored = build_performance(model, config.data, splits, alpha)
     build_explanations(model, scored[HELD_OUT], content, n_examples, config.seed)
     champion, gate = champion_and_gate(client, config, version, splits, content.numbers["metrics"])
     numbers = header(version) | content.numbers

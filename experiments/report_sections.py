@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from features.schema import DatasetSchema
+from models.calibration_tests import calibration_summary
 from models.evaluation import (
     calibration_table,
     compute_metrics,
@@ -25,6 +26,7 @@ from models.evaluation import (
     roc_points,
 )
 from models.plots import plot_calibration
+from models.promotion import score_psi as score_psi_of
 from models.pyfunc import CreditRiskModel
 from models.report_plots import plot_gains, plot_ks, plot_roc_by_split, plot_score_distribution
 from models.report_tables import (
@@ -34,8 +36,8 @@ from models.report_tables import (
     ks_point,
     score_distribution,
 )
-from models.scorecard import tier_table
-from models.stability import PSI_ACT, PSI_WATCH, feature_psi, population_stability_index, psi_band
+from models.scorecard import TIERS, tier_table
+from models.stability import PSI_ACT, PSI_WATCH, feature_psi, psi_band
 
 SPLITS = ("train", "valid", "test")
 HELD_OUT = "test"
@@ -107,14 +109,23 @@ def discrimination_sections(scored: Mapping[str, ScoredSplit], content: ReportCo
     }
 
 
-def calibration_section(scored: Mapping[str, ScoredSplit], content: ReportContent) -> None:
-    """Predicted vs observed default rate by PD decile on the test split, and the ECE."""
+def calibration_section(
+    scored: Mapping[str, ScoredSplit], content: ReportContent, alpha: float
+) -> None:
+    """Predicted vs observed default rate by PD decile on the test split, the ECE, and the
+    validator's calibration tests (``models.calibration_tests``) overall, per grade, per tier."""
     test = scored[HELD_OUT]
-    table = calibration_table(test.y, test.scored["pd"].to_numpy())
+    pd_ = test.scored["pd"].to_numpy()
+    table = calibration_table(test.y, pd_)
+    groups: dict[str, tuple[Any, Any]] = {"tier": (test.scored["tier"].to_numpy(), TIERS)}
+    if "grade" in test.scored:
+        grades = test.scored["grade"].to_numpy()
+        groups["grade"] = (grades, sorted(set(grades.tolist())))
     content.numbers["calibration"] = {
         "split": HELD_OUT,
         "expected_calibration_error": expected_calibration_error(table),
         "table": records(table),
+        "tests": calibration_summary(test.y, pd_, groups, alpha),
     }
     content.figures["calibration"] = plot_calibration(table, f"Calibration by decile ({HELD_OUT})")
 
@@ -137,10 +148,7 @@ def stability_section(
     """PSI of every feature and of the score, ``reference`` (train) vs the test split."""
     expected, actual = scored[reference], scored[HELD_OUT]
     features = feature_psi(expected.X, actual.X, schema.numeric, schema.categorical)
-    score_psi = population_stability_index(
-        expected.scored["score"].to_numpy(dtype="float64"),
-        actual.scored["score"].to_numpy(dtype="float64"),
-    )
+    score_psi = score_psi_of(expected.scored, actual.scored)
     return {
         "expected": reference,
         "actual": HELD_OUT,
@@ -169,13 +177,16 @@ def comparison_section(
 
 
 def build_performance(
-    model: CreditRiskModel, schema: DatasetSchema, splits: Mapping[str, pd.DataFrame]
+    model: CreditRiskModel,
+    schema: DatasetSchema,
+    splits: Mapping[str, pd.DataFrame],
+    alpha: float = 0.05,
 ) -> tuple[ReportContent, dict[str, ScoredSplit]]:
     """Metrics, discrimination, calibration, tiers and stability sections of one version."""
     scored = score_splits(model, schema, {name: splits[name] for name in SPLITS})
     content = ReportContent({"metrics": metrics_section(scored)})
     discrimination_sections(scored, content)
-    calibration_section(scored, content)
+    calibration_section(scored, content, alpha)
     content.numbers["tiers"] = tier_section(scored)
     content.numbers["stability"] = stability_section(schema, scored)
     return content, scored

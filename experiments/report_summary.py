@@ -55,6 +55,32 @@ def model_warnings(numbers: Mapping[str, Any]) -> list[str]:
     for row in stability["features"]:
         if row["band"] == "act":
             warnings.append(f"stability: feature {row['feature']} PSI {row['psi']:.4f} (act)")
+    return warnings + calibration_warnings(numbers["calibration"].get("tests"))
+
+
+def calibration_warnings(tests: Mapping[str, Any] | None) -> list[str]:
+    """Every calibration test that rejects on the test split, with its numbers."""
+    if not tests:
+        return []
+    warnings = []
+    citl = tests["calibration_in_the_large"]
+    if citl["rejected"]:
+        warnings.append(
+            f"calibration: calibration in the large rejected (p={citl['p_value']:.4f}): mean PD "
+            f"{citl['mean_pd']:.4f} vs observed default rate {citl['observed_default_rate']:.4f}"
+        )
+    for name in ("hosmer_lemeshow", "spiegelhalter"):
+        if tests[name]["rejected"]:
+            label = name.replace("_", "-").title()
+            warnings.append(f"calibration: {label} test rejected (p={tests[name]['p_value']:.4f})")
+    for group, rows in tests["groups"].items():
+        for row in rows:
+            if row["jeffreys_rejected"]:
+                warnings.append(
+                    f"calibration: {group} {row['group']} fails the Jeffreys test "
+                    f"(p={row['jeffreys_p']:.4f}): observed {row['observed_default_rate']:.4f} "
+                    f"vs PD {row['mean_pd']:.4f}"
+                )
     return warnings
 
 

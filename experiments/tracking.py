@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 
 import models.pyfunc
 from experiments.config import MlflowConfig
+from models.calibration import CalibratedPipeline
 from models.explanation import encoded_background_mean, needs_background
 from models.pyfunc import (
     BACKGROUND_ARTIFACT,
@@ -36,7 +37,16 @@ ARTIFACTS = (PIPELINE_ARTIFACT, POLICY_ARTIFACT, BACKGROUND_ARTIFACT)
 
 # Packages a loaded model needs (stated, not inferred: inference loads the model in a
 # subprocess, which is slow). riskgrade itself must be installed where the model is loaded.
-MODEL_REQUIREMENTS = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "skops", "pydantic"]
+MODEL_REQUIREMENTS = [
+    "mlflow",
+    "lightgbm",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "scipy",
+    "skops",
+    "pydantic",
+]
 
 
 def resolve_tracking_uri(config: MlflowConfig, project_dir: Path) -> str:
@@ -90,7 +100,7 @@ def git_state(project_dir: Path) -> dict[str, str]:
 
 
 def log_credit_risk_model(
-    pipeline: Pipeline, policy: ScoringPolicy, train_rows: pd.DataFrame
+    pipeline: CalibratedPipeline | Pipeline, policy: ScoringPolicy, train_rows: pd.DataFrame
 ) -> ModelInfo:
     """Log the model contract (pipeline + policy [+ background mean]) in the active run.
 

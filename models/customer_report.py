@@ -20,11 +20,13 @@ def build_customer_report(
     history: list[dict[str, Any]],
     model: str,
 ) -> dict[str, Any]:
-    """JSON-ready report. ``scored``: pd, score, tier; ``history``: past scorings, oldest first."""
+    """JSON-ready report. ``scored``: pd, score, tier (+ grade when the version has a master
+    scale); ``history``: past scorings, oldest first."""
     return {
         "model": model,
         "pd": float(scored["pd"]),
         "score": int(scored["score"]),
+        "grade": None if scored.get("grade") is None else int(scored["grade"]),
         "tier": str(scored["tier"]),
         "strategy": strategy.model_dump(mode="json"),
         "recommended_actions": list(strategy.actions),
@@ -63,7 +65,8 @@ def render_html(report: dict[str, Any]) -> str:
     ]
     sections = {
         "summary": f"<p>Score <b>{report['score']}</b>, probability of default "
-        f"<b>{report['pd']:.1%}</b>, risk tier <b>{html.escape(report['tier'])}</b> "
+        f"<b>{report['pd']:.1%}</b>, rating grade <b>{report.get('grade') or '-'}</b>, "
+        f"risk tier <b>{html.escape(report['tier'])}</b> "
         f"(model {html.escape(report['model'])})</p>",
         "strategy": _list(terms)
         + "<h3>Recommended actions</h3>"

@@ -1,7 +1,9 @@
 """SHAP explanations of a fitted model pipeline, in terms of the ORIGINAL input columns.
 
-Everything is in log-odds of default (the models' raw output): for each row,
-``base_value + contributions.sum(axis=1) == margin`` and ``sigmoid(margin)`` is the PD.
+Everything is in log-odds of default: for each row,
+``base_value + contributions.sum(axis=1) == margin`` and ``sigmoid(margin)`` is the PD. For a
+Platt-calibrated model (``models.calibration``) these are the *calibrated* log-odds: the
+model's TreeSHAP / linear SHAP values times the Platt slope, so they still add up exactly.
 
 Explainer per model family:
 
@@ -37,6 +39,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
 
+from models.calibration import CalibrationMap, unwrap
+
 ADDITIVITY_TOLERANCE = 1e-6  # log-odds
 
 
@@ -58,6 +62,7 @@ class Explanation:
 
 def split_pipeline(pipeline: Pipeline) -> tuple[Pipeline, Any]:
     """The fitted ``features`` sub-pipeline and estimator of a ``build_model_pipeline`` object."""
+    pipeline, _ = unwrap(pipeline)
     steps: dict[str, Any] = dict(getattr(pipeline, "named_steps", {}))
     features = steps.get("features")
     if list(steps) != ["features", "model"] or "ratios" not in getattr(features, "named_steps", {}):
@@ -97,6 +102,27 @@ def contributions_linear(
     return Explanation(base_value, contributions, margin, "linear SHAP (interventional)")
 
 
+def calibrated(explanation: Explanation, calibration: CalibrationMap) -> Explanation:
+    """The explanation in calibrated log-odds: with Platt's ``a * margin + b`` every
+    contribution scales by ``a`` and the base value becomes ``a * base + b``, so additivity
+    holds exactly. Isotonic calibration is not affine: the explanation stays in the model's
+    own log-odds (it still ranks the factors) and its method says so."""
+    if calibration.method == "none":
+        return explanation
+    if not calibration.additive:
+        method = f"{explanation.method}; log-odds before isotonic calibration"
+        return Explanation(
+            explanation.base_value, explanation.contributions, explanation.margin, method
+        )
+    a, b = calibration.slope, calibration.intercept
+    return Explanation(
+        a * explanation.base_value + b,
+        explanation.contributions * a,
+        a * explanation.margin + b,
+        f"{explanation.method}, Platt-calibrated (x {a:.4g})",
+    )
+
+
 def needs_background(pipeline: Pipeline) -> bool:
     """True for linear models, whose explanation is relative to an average (background) customer."""
     _, model = split_pipeline(pipeline)
@@ -128,8 +154,9 @@ def explain_model_inputs(
     if len(X_raw) == 0:
         raise ValueError("explain: X_raw has no rows; pass at least one row of raw features")
     X_model = features.transform(X_raw)
+    calibration = unwrap(pipeline)[1]
     if isinstance(model, LGBMClassifier):
-        return contributions_lightgbm(model, X_model)
+        return calibrated(contributions_lightgbm(model, X_model), calibration)
     if hasattr(model, "coef_") and hasattr(model, "decision_function"):
         if background is None or len(background) == 0:
             raise ValueError(
@@ -138,7 +165,7 @@ def explain_model_inputs(
             )
         if isinstance(background, pd.DataFrame):
             background = encoded_background_mean(pipeline, background)
-        return contributions_linear(model, X_model, background)
+        return calibrated(contributions_linear(model, X_model, background), calibration)
     raise TypeError(
         f"explain: supported estimators are LGBMClassifier and linear classifiers such as "
         f"LogisticRegression, got {type(model).__name__}"

@@ -24,6 +24,7 @@ from lightgbm import LGBMClassifier
 from sklearn.pipeline import Pipeline
 
 from features.transformers import CategoryEncoder
+from models.calibration import CalibrationMap, unwrap
 from models.explanation import encoded_sources, raw_column_weights, split_pipeline
 from models.fast_encoders import NAN, CategoryCode, ColumnEncoder, PassNumber, number
 from models.fast_linear import linear_encoders
@@ -54,6 +55,7 @@ class CompiledPipeline:
     booster: LightGBMRunner | None = None  # None for a linear model
     intercept: float = 0.0
     background_terms: np.ndarray | None = None  # linear: coef . background mean, per input
+    calibration: CalibrationMap = field(default_factory=lambda: CalibrationMap("none"))
     known_sets: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,19 +102,39 @@ class CompiledPipeline:
             return self.predict_lightgbm(encoded, contributions)
         assert self.background_terms is not None
         margin = self.intercept + encoded.sum(axis=1)
-        pd_ = 1.0 / (1.0 + np.exp(-margin))
+        if self.calibration.method == "none":
+            pd_ = 1.0 / (1.0 + np.exp(-margin))
+        else:
+            pd_ = self.calibration.pd(margin)
         if not contributions:
             return FastScores(pd_)
         raw = (encoded - self.background_terms) @ self.weights
-        return FastScores(pd_, raw, self.intercept + float(self.background_terms.sum()))
+        return self.calibrated(pd_, raw, self.intercept + float(self.background_terms.sum()))
 
     def predict_lightgbm(self, encoded: np.ndarray, contributions: bool) -> FastScores:
-        """LightGBM's booster on the float rows; TreeSHAP as ``pred_contrib`` computes it."""
+        """LightGBM's booster on the float rows; TreeSHAP as ``pred_contrib`` computes it.
+
+        Uncalibrated models keep LightGBM's own PD (bit-identical to ``Booster.predict``);
+        calibrated ones map the raw score, exactly as ``CalibratedPipeline.predict_proba``.
+        """
         assert self.booster is not None
+        if self.calibration.method == "none":
+            if not contributions:
+                return FastScores(self.booster.predict(encoded))
+            pd_, shap = self.booster.contributions(encoded)
+            return FastScores(pd_, shap[:, :-1] @ self.weights, float(shap[0, -1]))
         if not contributions:
-            return FastScores(self.booster.predict(encoded))
-        pd_, shap = self.booster.contributions(encoded)
-        return FastScores(pd_, shap[:, :-1] @ self.weights, float(shap[0, -1]))
+            return FastScores(self.calibration.pd(self.booster.margin(encoded)))
+        margin, shap = self.booster.margin_contributions(encoded)
+        pd_ = self.calibration.pd(margin)
+        return self.calibrated(pd_, shap[:, :-1] @ self.weights, float(shap[0, -1]))
+
+    def calibrated(self, pd_: np.ndarray, raw: np.ndarray, base_value: float) -> FastScores:
+        """Contributions in calibrated log-odds (``models.explanation.calibrated``)."""
+        if not self.calibration.additive or self.calibration.method == "none":
+            return FastScores(pd_, raw, base_value)
+        a, b = self.calibration.slope, self.calibration.intercept
+        return FastScores(pd_, raw * a, a * base_value + b)
 
     def unseen_record(self, record: Mapping[str, Any]) -> list[str]:
         """``unseen`` for one customer given as a dict."""
@@ -194,8 +216,10 @@ def compile_pipeline(
 
     ``background_mean``: the model's mean encoded training row (linear models; the baseline of
     their explanations). ``num_threads``: LightGBM prediction threads (1 per server worker).
+    A ``CalibratedPipeline`` compiles to its inner pipeline plus its calibration map.
     Raises ``TypeError`` for pipeline shapes the fast path does not know.
     """
+    calibration = unwrap(pipeline)[1]
     features, model = split_pipeline(pipeline)
     ratio_step, encoder = features.named_steps["ratios"], features.named_steps["encode"]
     inputs = [str(c) for c in ratio_step.get_feature_names_out()]
@@ -204,6 +228,7 @@ def compile_pipeline(
         "ratios": tuple(tuple(r) for r in ratio_step.ratios),
         "input_columns": tuple(inputs),
         "weights": input_weights(pipeline, encoder, inputs),
+        "calibration": calibration,
     }
     if isinstance(model, LGBMClassifier):
         encoders, categories = lightgbm_encoders(encoder, model, inputs)

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from features.schema import DatasetSchema
 from features.transformers import MISSING, CategoryEncoder, WoEEncoder
+from models.explanation import split_pipeline
 from models.scorecard import TIERS, ScoringPolicy, score_customers
 
 NUMERIC_FACTORS = (0.5, 0.75, 1.25, 1.5)
@@ -27,7 +28,7 @@ ScoreFn = Callable[[pd.DataFrame], np.ndarray]
 
 def known_categories(pipeline: Pipeline, schema: DatasetSchema) -> dict[str, list[str]]:
     """Training categories of each categorical feature, read from the fitted encoder."""
-    encoder = pipeline.named_steps["features"].named_steps["encode"]
+    encoder = split_pipeline(pipeline)[0].named_steps["encode"]
     if isinstance(encoder, CategoryEncoder):
         return {c: list(v) for c, v in encoder.categories_.items()}
     if isinstance(encoder, WoEEncoder):

@@ -24,7 +24,7 @@ from lightgbm import basic
 
 from models.tree_shap import ShapTables
 
-PREDICT_NORMAL, PREDICT_CONTRIB = 0, 3
+PREDICT_NORMAL, PREDICT_RAW_SCORE, PREDICT_CONTRIB = 0, 1, 3
 FLOAT64 = 1  # C_API_DTYPE_FLOAT64
 
 
@@ -110,7 +110,9 @@ class LightGBMRunner:
             if self.tables is not None
             else "TreeSHAP (LightGBM pred_contrib)"
         )
-        kinds = [PREDICT_NORMAL] if self.tables is not None else [PREDICT_NORMAL, PREDICT_CONTRIB]
+        kinds = [PREDICT_NORMAL, PREDICT_RAW_SCORE]
+        if self.tables is None:
+            kinds.append(PREDICT_CONTRIB)
         self.single: dict[int, SingleRowPredictor] = {}
         if fast_api_available():
             self.single = {kind: SingleRowPredictor(booster, kind, num_threads) for kind in kinds}
@@ -139,3 +141,21 @@ class LightGBMRunner:
         else:
             shap = self.booster.predict(rows, pred_contrib=True, num_threads=self.num_threads)
         return self.predict(rows), np.asarray(shap, dtype="float64")
+
+    def margin(self, rows: np.ndarray) -> np.ndarray:
+        """The raw score (log-odds) per row, for a calibration map to turn into a PD."""
+        if len(rows) == 1 and self.single:
+            return self.single[PREDICT_RAW_SCORE].predict(rows[0])
+        raw = self.booster.predict(rows, raw_score=True, num_threads=self.num_threads)
+        return np.asarray(raw, dtype="float64")
+
+    def margin_contributions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``contributions`` with the raw score (log-odds) in place of LightGBM's PD."""
+        if self.tables is not None:
+            if len(rows) == 1:
+                margin, shap = self.tables.row_contributions(rows[0])
+                return np.array([margin]), shap
+            margins, shap = self.tables.contributions(rows)
+            return np.asarray(margins, dtype="float64"), shap
+        _, shap = self.contributions(rows)
+        return self.margin(rows), shap

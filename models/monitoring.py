@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import Field
 
 from features.schema import DatasetSchema, FrozenModel
+from models.calibration_tests import calibration_summary
 from models.early_warning import AlertConfig
 from models.evaluation import compute_metrics
 from models.scorecard import TIERS
@@ -95,18 +96,50 @@ def data_quality(
 
 
 def outcome_section(
-    y: np.ndarray, pd_: np.ndarray, tiers: np.ndarray, validation_auc: float | None
+    y: np.ndarray, scores: pd.DataFrame, validation_auc: float | None, alpha: float = 0.05
 ) -> dict[str, Any]:
+    """Discrimination and calibration on outcomes: AUC/KS, default rate per tier and the
+    validator's calibration tests (``models.calibration_tests``) overall, per tier and grade."""
+    pd_, tiers = scores["pd"].to_numpy(), scores["tier"].to_numpy()
     metrics = compute_metrics(y, pd_)
     frame = pd.DataFrame({"tier": tiers, "y": y})
     by_tier = frame.groupby("tier")["y"].mean().reindex(list(TIERS))
+    groups: dict[str, tuple[Any, Any]] = {"tier": (tiers, TIERS)}
+    if "grade" in scores:
+        grades = scores["grade"].to_numpy()
+        groups["grade"] = (grades, sorted(set(grades.tolist())))
     return {
         "roc_auc": metrics["roc_auc"],
         "ks": metrics["ks"],
         "validation_roc_auc": validation_auc,
         "auc_drop": None if validation_auc is None else validation_auc - metrics["roc_auc"],
         "default_rate_by_tier": {t: (None if pd.isna(v) else float(v)) for t, v in by_tier.items()},
+        "calibration": calibration_summary(y, pd_, groups, alpha),
     }
+
+
+def calibration_findings(calibration: dict[str, Any]) -> list[tuple[Status, str]]:
+    """Calibration in the large rejected: act; Spiegelhalter or a grade's Jeffreys test: watch."""
+    found: list[tuple[Status, str]] = []
+    citl, spiegel = calibration["calibration_in_the_large"], calibration["spiegelhalter"]
+    if citl["rejected"]:
+        found.append(("act", (
+            f"calibration in the large rejected (p={citl['p_value']:.4f}): mean PD "
+            f"{citl['mean_pd']:.4f} vs observed default rate {citl['observed_default_rate']:.4f}"
+        )))  # fmt: skip
+    if spiegel["rejected"]:
+        found.append(("watch", (
+            f"Spiegelhalter test rejected (p={spiegel['p_value']:.4f}): Brier "
+            f"{spiegel['brier']:.4f} vs {spiegel['expected_brier']:.4f} expected"
+        )))  # fmt: skip
+    for name, rows in calibration["groups"].items():
+        for row in rows:
+            if row["jeffreys_rejected"]:
+                found.append(("watch", (
+                    f"{name} {row['group']}: Jeffreys test rejected (p={row['jeffreys_p']:.4f}): "
+                    f"observed {row['observed_default_rate']:.4f} vs PD {row['mean_pd']:.4f}"
+                )))  # fmt: skip
+    return found
 
 
 def quality_findings(table: pd.DataFrame, config: MonitoringConfig) -> list[tuple[Status, str]]:
@@ -136,6 +169,8 @@ def findings_for(result: MonitoringResult, config: MonitoringConfig) -> list[tup
         level = band(outcomes["auc_drop"], config.auc_drop_watch, config.auc_drop_act)
         auc, reference = outcomes["roc_auc"], outcomes["validation_roc_auc"]
         found.append((level, f"AUC {auc:.3f} vs validation {reference:.3f} ({level})"))
+    if outcomes.get("calibration"):
+        found += calibration_findings(outcomes["calibration"])
     return found
 
 
@@ -154,9 +189,7 @@ def monitor(
     outcomes = None
     if schema.target in current.columns and current[schema.target].nunique() == 2:
         y = current[schema.target].to_numpy()
-        outcomes = outcome_section(
-            y, cur_scores["pd"].to_numpy(), cur_scores["tier"].to_numpy(), validation_auc
-        )
+        outcomes = outcome_section(y, cur_scores, validation_auc)
     result = MonitoringResult(
         score_psi=numeric_psi(ref_scores["score"], cur_scores["score"]),
         features=feature_psi(reference, current, schema.numeric, schema.categorical),

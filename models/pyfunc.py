@@ -1,10 +1,12 @@
 """The model contract as an MLflow pyfunc.
 
-Raw customer record in; per customer ``pd``, ``score``, ``tier``, ``reasons`` (JSON list of
+Raw customer record in; per customer ``pd`` (calibrated), ``score``, ``grade`` (master
+scale), ``tier``, ``reasons`` (JSON list of
 the top risk-raising factors) and ``strategy`` (JSON: the tier's credit-limit policy, payment
 terms, collateral, review frequency and recommended actions) out. A registered version is
-this wrapper around the whole fitted scikit-learn pipeline (stored with skops, MLflow's safe
-format), the ``ScoringPolicy`` validated with it and, for linear models, the mean encoded
+this wrapper around the whole fitted model (``models.calibration.CalibratedPipeline``: the
+scikit-learn pipeline and its calibration map, stored with skops, MLflow's safe format), the
+``ScoringPolicy`` fitted with it (grades, tier cut-offs) and, for linear models, the mean encoded
 training row that explanations are relative to (an aggregate: no customer's record is
 stored). So a version always scores and
 explains the same way. Pass ``params={"reason_codes": k}`` to change the number of reasons
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import skops.io
 from mlflow.pyfunc import PythonModel
 from sklearn.pipeline import Pipeline
 
+from models.calibration import CalibratedPipeline
 from models.explanation import explain
 from models.reason_codes import reason_codes
 from models.scorecard import ScoringPolicy, score_customers
@@ -38,6 +41,7 @@ TRUSTED_TYPES = [
     "features.transformers.MissingToNaN",
     "features.transformers.RatioFeatures",
     "features.transformers.WoEEncoder",
+    "models.calibration.CalibratedPipeline",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "collections.OrderedDict",
@@ -45,16 +49,19 @@ TRUSTED_TYPES = [
 ]
 
 
-def save_pipeline(pipeline: Pipeline, path: Path) -> None:
+Model: TypeAlias = CalibratedPipeline | Pipeline  # a bare Pipeline: registered before calibration
+
+
+def save_pipeline(pipeline: Model, path: Path) -> None:
     skops.io.dump(pipeline, path)
 
 
-def load_pipeline(path: Path) -> Pipeline:
+def load_pipeline(path: Path) -> Model:
     untrusted = skops.io.get_untrusted_types(file=path)
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unexpected:
         raise ValueError(f"{path}: pipeline holds types riskgrade does not trust: {unexpected}")
-    pipeline: Pipeline = skops.io.load(path, trusted=untrusted)
+    pipeline: Model = skops.io.load(path, trusted=untrusted)
     return pipeline
 
 
@@ -62,7 +69,7 @@ class CreditRiskModel(PythonModel):  # type: ignore[misc]
     """pyfunc adapter: one row per customer with pd, score, tier and reasons."""
 
     def __init__(self) -> None:
-        self.pipeline: Pipeline | None = None
+        self.pipeline: Model | None = None
         self.policy: ScoringPolicy | None = None
         self.background_mean: pd.Series | None = None
 

@@ -5,6 +5,10 @@ Score scaling is the industry's points-to-double-odds (PDO) convention:
 ``factor = pdo / ln 2`` and ``offset = base_points - factor * ln(base_odds)``. So a customer at
 ``base_odds`` gets ``base_points``, and every doubling of the odds adds ``pdo`` points: higher
 score = lower risk. Scores are rounded to integers and clipped to ``[min_score, max_score]``.
+
+``ScorecardConfig`` is the ``scorecard`` section of ``params.yaml``; ``fit_scoring_policy``
+turns it into the ``ScoringPolicy`` stored with a model version, fitting the master scale and
+``auto`` tier cut-offs on the training book (``models.rating_scale``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from features.schema import FrozenModel
+from models.rating_scale import (
+    GradeConfig,
+    MasterScale,
+    TierShares,
+    assign_grade,
+    fit_master_scale,
+    fit_tier_cutoffs,
+)
 from models.reason_codes import ReasonSettings
 from models.strategy import StrategyTable
 
@@ -66,13 +78,72 @@ class TierCutoffs(FrozenModel):
         return self
 
 
+class TierRule(FrozenModel):
+    """``scorecard.tiers``: ``auto`` (fitted to the training book by ``shares``) or ``fixed``
+    (``low_max_pd`` / ``medium_max_pd`` as given)."""
+
+    method: Literal["auto", "fixed"] = "auto"
+    shares: TierShares = TierShares()
+    low_max_pd: float | None = Field(default=None, gt=0, lt=1)
+    medium_max_pd: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check_fixed(self) -> TierRule:
+        if self.method == "fixed":
+            if self.low_max_pd is None or self.medium_max_pd is None:
+                raise ValueError("scorecard.tiers: method fixed needs low_max_pd and medium_max_pd")
+            TierCutoffs(low_max_pd=self.low_max_pd, medium_max_pd=self.medium_max_pd)
+        elif self.low_max_pd is not None or self.medium_max_pd is not None:
+            raise ValueError(
+                "scorecard.tiers: low_max_pd / medium_max_pd are only read with method fixed; "
+                "remove them or set method: fixed"
+            )
+        return self
+
+
 class ScoringPolicy(FrozenModel):
-    """Everything that turns a PD into a decision; stored with each model version."""
+    """Everything that turns a PD into a decision; stored with each model version.
+
+    ``grades`` is None for versions registered before the master scale existed.
+    ``calibration`` records the version's PD calibration (method and parameters).
+    """
 
     scaling: ScoreScaling = ScoreScaling()
     tiers: TierCutoffs = TierCutoffs()
+    grades: MasterScale | None = None
+    calibration: dict[str, str | float | int] = Field(default_factory=dict)
     reasons: ReasonSettings = ReasonSettings()
     strategies: StrategyTable = StrategyTable()
+
+
+class ScorecardConfig(FrozenModel):
+    """The ``scorecard`` section of ``params.yaml``: the rules a ``ScoringPolicy`` is fitted by."""
+
+    scaling: ScoreScaling = ScoreScaling()
+    grades: GradeConfig = GradeConfig()
+    tiers: TierRule = TierRule()
+    reasons: ReasonSettings = ReasonSettings()
+    strategies: StrategyTable = StrategyTable()
+
+
+def fit_scoring_policy(
+    config: ScorecardConfig, book_pd: np.ndarray, calibration: dict[str, str | float | int]
+) -> ScoringPolicy:
+    """The stored policy: grades and ``auto`` tiers fitted on ``book_pd``, the training
+    split's out-of-fold calibrated PDs (never in-sample PDs, which overfit)."""
+    if config.tiers.method == "auto":
+        low, medium = fit_tier_cutoffs(config.tiers.shares, book_pd)
+    else:
+        assert config.tiers.low_max_pd is not None and config.tiers.medium_max_pd is not None
+        low, medium = config.tiers.low_max_pd, config.tiers.medium_max_pd
+    return ScoringPolicy(
+        scaling=config.scaling,
+        tiers=TierCutoffs(low_max_pd=low, medium_max_pd=medium),
+        grades=fit_master_scale(config.grades, book_pd),
+        calibration=calibration,
+        reasons=config.reasons,
+        strategies=config.strategies,
+    )
 
 
 def pd_to_score(pd_: np.ndarray, scaling: ScoreScaling) -> np.ndarray:
@@ -90,15 +161,14 @@ def assign_tier(pd_: np.ndarray, tiers: TierCutoffs) -> np.ndarray:
 
 
 def score_customers(pd_: np.ndarray, policy: ScoringPolicy) -> pd.DataFrame:
-    """The model contract's output: ``pd``, ``score`` and ``tier`` per customer."""
+    """The model contract's output: ``pd``, ``score``, ``grade`` (when the version has a
+    master scale) and ``tier`` per customer."""
     p = np.asarray(pd_, dtype="float64")
-    return pd.DataFrame(
-        {
-            "pd": p,
-            "score": pd_to_score(p, policy.scaling),
-            "tier": pd.Series(assign_tier(p, policy.tiers), dtype=object),
-        }
-    )
+    columns: dict[str, object] = {"pd": p, "score": pd_to_score(p, policy.scaling)}
+    if policy.grades is not None:
+        columns["grade"] = assign_grade(p, policy.grades)
+    columns["tier"] = pd.Series(assign_tier(p, policy.tiers), dtype=object)
+    return pd.DataFrame(columns)
 
 
 def tier_table(tiers: np.ndarray, y: np.ndarray) -> pd.DataFrame:

@@ -26,16 +26,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.scorecard import assign_tier, pd_to_score
-from serving.predictor import LoadedModel, check_finite, reasons_of, wants_reasons
+from serving.predictor import LoadedModel, check_finite, grades_of, reasons_of, wants_reasons
 from serving.schemas import INT64_MAX, InputColumn
 
 ROW_NUMBER = "row_number"  # 1-based position of the row in the input file
-OUTPUTS = ("pd", "score", "tier", "reasons", "unseen_categories")
+OUTPUTS = ("pd", "score", "grade", "tier", "reasons", "unseen_categories")
 OUTPUT_SCHEMA = pa.schema(
     [
         (ROW_NUMBER, pa.int64()),
         ("pd", pa.float64()),
         ("score", pa.int64()),
+        ("grade", pa.int64()),  # master-scale grade (null for versions without one)
         ("tier", pa.string()),
         ("reasons", pa.string()),  # JSON list, null with --no-reasons
         ("unseen_categories", pa.string()),  # JSON list
@@ -148,6 +149,7 @@ def score_table(model: LoadedModel, columns: dict[str, np.ndarray], reasons: boo
         {
             "pd": scores.pd,
             "score": pd_to_score(scores.pd, model.policy.scaling),
+            "grade": pd.array(grades_of(model, scores.pd), dtype="Int64"),
             "tier": assign_tier(scores.pd, model.policy.tiers),
             "reasons": [json.dumps(c) for c in codes] if codes is not None else None,
             "unseen_categories": ["[]" if not u else json.dumps(u) for u in unseen],

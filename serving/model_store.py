@@ -47,11 +47,13 @@ def resolve_alias(settings: Settings) -> str:
         version = registry_client(settings).get_model_version_by_alias(
             settings.model_name, settings.model_alias
         )
-    except MlflowException as error:
+    except MlflowException:
         raise ModelLoadError(
             f"no @{settings.model_alias} version of model {settings.model_name!r} in the MLflow "
-            f"registry at {settings.tracking_uri or 'MLFLOW_TRACKING_URI'} ({error.message}); "
-            "register and promote one first (`riskgrade register`, `riskgrade promote`)"
+            f"registry at {settings.tracking_uri or 'MLFLOW_TRACKING_URI'}. Ways out: "
+            "`riskgrade promote` (the @challenger through the promotion gate); "
+            '`riskgrade promote --force --reason "..."` (a recorded override of the gate); '
+            "or serve another alias, e.g. RISKGRADE_MODEL_ALIAS=challenger riskgrade serve"
         ) from None
     return str(version.version)
 
@@ -80,6 +82,8 @@ def smoke_test(model: LoadedModel, python_model: Any, example: pd.DataFrame) -> 
         for e, d in zip(expected["reasons"], got, strict=True)
     )
     tiers_equal = list(expected["tier"]) == [d.tier for d in got]
+    if "grade" in expected:
+        tiers_equal = tiers_equal and list(expected["grade"]) == [d.grade for d in got]
     if not (gap <= SMOKE_TOLERANCE and reasons_equal and tiers_equal):
         raise ModelLoadError(
             f"smoke prediction failed: the fast path differs from the registered pipeline "

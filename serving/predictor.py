@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from models.fast_path import CompiledPipeline, FastScores, columns_from_records
+from models.rating_scale import assign_grade
 from models.reason_codes import (
     build_reason,
     default_label,
@@ -59,6 +60,7 @@ class Decision:
 
     pd: float
     score: int
+    grade: int | None
     tier: str
     reasons: list[dict[str, Any]] | None
     unseen: list[str]
@@ -148,15 +150,28 @@ def finish(
     check_finite(scores)
     points = pd_to_score(scores.pd, model.policy.scaling).tolist()
     tiers = assign_tier(scores.pd, model.policy.tiers).tolist()
+    grades = grades_of(model, scores.pd)
     codes = None
     if scores.contributions is not None:
         codes = reasons_of(model, scores.contributions, value_at)
     return [
         Decision(
-            float(p), int(points[i]), str(tiers[i]), None if codes is None else codes[i], unseen[i]
+            float(p),
+            int(points[i]),
+            grades[i],
+            str(tiers[i]),
+            None if codes is None else codes[i],
+            unseen[i],
         )
         for i, p in enumerate(scores.pd.tolist())
     ]
+
+
+def grades_of(model: LoadedModel, pd_: np.ndarray) -> list[int | None]:
+    """Master-scale grade per PD; None for versions registered without a master scale."""
+    if model.policy.grades is None:
+        return [None] * len(pd_)
+    return [int(g) for g in assign_grade(pd_, model.policy.grades).tolist()]
 
 
 def explanation_of(
@@ -185,6 +200,11 @@ def explanation_of(
     margin = scores.base_value + float(row.sum())
     booster = model.compiled.booster
     method = booster.shap_method if booster is not None else "linear SHAP (interventional)"
+    calibration = model.compiled.calibration
+    if calibration.method == "platt":
+        method += f", Platt-calibrated (x {calibration.slope:.4g})"
+    elif calibration.method == "isotonic":
+        method += "; log-odds before isotonic calibration"
     return decision, {
         "base_value": scores.base_value,
         "margin": margin,

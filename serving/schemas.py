@@ -156,6 +156,10 @@ class Reason(BaseModel):
 class ScoreResult(BaseModel):
     pd: float = Field(description="probability of default, 0..1")
     score: int = Field(description="credit score: higher is safer")
+    grade: int | None = Field(
+        description="rating grade on the version's master scale, 1 = lowest PD (null for "
+        "versions registered without one)"
+    )
     tier: str = Field(description="risk tier: low, medium or high")
     reasons: list[Reason] | None = Field(description="top risk-raising factors; null if off")
     unseen_categories: list[str] = Field(description="fields whose category is new to the model")
@@ -187,9 +191,13 @@ class ExplainResponse(BaseModel):
     model: ModelRef
     pd: float
     score: int
+    grade: int | None
     tier: str
     base_value: float = Field(description="log-odds of the baseline customer")
-    margin: float = Field(description="base_value + sum of contributions = logit(pd)")
+    margin: float = Field(
+        description="base_value + sum of contributions = logit(pd) (with isotonic "
+        "calibration: the model's log-odds before calibration; see method)"
+    )
     contributions: list[Contribution] = Field(description="every raw feature, largest |c| first")
     unseen_categories: list[str]
     method: str

@@ -33,7 +33,7 @@ def register_champion(tmp: Path, name: str) -> str:
     from experiments.config import ProjectConfig
     from experiments.tracking import log_credit_risk_model, setup_mlflow
     from features.splitting import split_dataset
-    from models.factory import build_model_pipeline
+    from models.factory import build_calibrated_model, fit_credit_model
 
     config, data = project()
     raw = config.model_dump(mode="json")
@@ -43,13 +43,16 @@ def register_champion(tmp: Path, name: str) -> str:
     setup_mlflow(config.mlflow, tmp)
     train = split_dataset(data, config.data, config.split, config.seed)["train"]
     schema = config.data
-    pipeline = build_model_pipeline(schema, config.features, config.models.lightgbm, config.seed)
-    pipeline.fit(train[schema.features], train[schema.target].to_numpy())
+    model = build_calibrated_model(
+        schema, config.features, config.models.lightgbm, config.calibration, config.seed
+    )
+    X, y = train[schema.features], train[schema.target].to_numpy()
+    policy = fit_credit_model(model, config.scorecard, X, y)
     with mlflow.start_run():
-        info = log_credit_risk_model(pipeline, config.scorecard, train[schema.features])
+        info = log_credit_risk_model(model, policy, X)
     version = mlflow.register_model(info.model_uri, name, tags={"model_family": "lightgbm"})
     MlflowClient(uri).set_registered_model_alias(name, "champion", version.version)
-    n_trees = pipeline.named_steps["model"].booster_.num_trees()
+    n_trees = model.pipeline_.named_steps["model"].booster_.num_trees()
     print(f"registered {name} v{version.version} (LightGBM, {n_trees} trees) in {uri}")
     return uri
 

@@ -1,4 +1,5 @@
-"""Stage ``evaluate``: test and validation metrics, ROC and calibration, for one model.
+"""Stage ``evaluate``: test and validation metrics, ROC and calibration (with the calibration
+tests' p-values on test), for one model.
 
 Writes DVC metrics (``metrics.json``) and plot data (``roc.csv``, ``calibration.csv``) and
 logs the same numbers and PNG plots to the training run in MLflow.
@@ -16,6 +17,12 @@ import pandas as pd
 from experiments.config import ProjectConfig
 from experiments.io import atomic_path, write_json
 from experiments.tracking import setup_mlflow
+from models.calibration_tests import (
+    calibration_in_the_large,
+    grade_tests,
+    hosmer_lemeshow,
+    spiegelhalter,
+)
 from models.evaluation import (
     calibration_table,
     compute_metrics,
@@ -35,6 +42,21 @@ def tier_metrics(tiers: Any, y: Any) -> dict[str, float]:
         for column in ("share", "default_rate")
         if table.loc[tier, "n_rows"] > 0
     }
+
+
+def calibration_test_metrics(y: Any, scored: pd.DataFrame) -> dict[str, float]:
+    """p-values of the validator's calibration tests (5% level) and the grades whose Jeffreys
+    test rejects: the headline calibration numbers, as DVC and MLflow metrics."""
+    pd_ = scored["pd"].to_numpy()
+    numbers = {
+        "citl_p": calibration_in_the_large(y, pd_).p_value,
+        "hosmer_lemeshow_p": hosmer_lemeshow(y, pd_).p_value,
+        "spiegelhalter_p": spiegelhalter(y, pd_).p_value,
+    }
+    if "grade" in scored:
+        table = grade_tests(y, pd_, scored["grade"].to_numpy())
+        numbers["grades_failing_jeffreys"] = int(table["jeffreys_rejected"].sum())
+    return {name: float(value) for name, value in numbers.items() if value is not None}
 
 
 def run(
@@ -58,6 +80,7 @@ def run(
         if split == "test":
             calibration, roc = calibration_table(y, pd_), roc_points(y, pd_)
             metrics[split]["calibration_error"] = expected_calibration_error(calibration)
+            metrics[split] |= calibration_test_metrics(y, scored)
     family = record["model_family"]
     figures = {
         "roc.png": plot_roc(roc, metrics["test"]["roc_auc"], f"{family}: ROC on test"),

@@ -22,7 +22,7 @@ from experiments.config import ProjectConfig
 from experiments.io import file_digest, write_json
 from experiments.tracking import git_state, log_credit_risk_model, setup_mlflow
 from models.config import ModelName
-from models.factory import build_model_pipeline
+from models.factory import build_calibrated_model, fit_credit_model
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -41,6 +41,7 @@ def run_params(config: ProjectConfig, model: ModelName) -> dict[str, Any]:
         "model": config.models.get(model).model_dump(mode="json"),
         "features": config.features.model_dump(mode="json"),
         "split": config.split.model_dump(mode="json"),
+        "calibration": config.calibration.model_dump(mode="json"),
         "data": config.data.model_dump(
             mode="json", include={"name", "target", "id_column", "date_column"}
         ),
@@ -79,10 +80,15 @@ def run(
     schema = config.data
     train = pd.read_parquet(train_path)
     X, y = train[schema.features], train[schema.target]
-    pipeline = build_model_pipeline(
-        schema, config.features, config.models.get(model), config.seed, config.runtime.n_jobs
+    calibrated = build_calibrated_model(
+        schema,
+        config.features,
+        config.models.get(model),
+        config.calibration,
+        config.seed,
+        config.runtime.n_jobs,
     )
-    pipeline.fit(X, y)
+    policy = fit_credit_model(calibrated, config.scorecard, X, y.to_numpy())
     setup_mlflow(config.mlflow, project_dir)
     tags = git_state(project_dir) | {
         "dataset_name": schema.name,
@@ -101,8 +107,11 @@ def run(
             ),
             context="training",
         )
-        mlflow.log_dict(config.scorecard.model_dump(mode="json"), "scoring_policy.json")
-        info = log_credit_risk_model(pipeline, config.scorecard, X)
+        mlflow.log_params(
+            {f"calibration.{k}": v for k, v in calibrated.calibration_map.describe().items()}
+        )
+        mlflow.log_dict(policy.model_dump(mode="json"), "scoring_policy.json")
+        info = log_credit_risk_model(calibrated, policy, X)
     record = {"run_id": active.info.run_id, "model_uri": info.model_uri, "model_family": model}
     write_json(output, record)
     return record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from models.customer_report import build_customer_report, render_html
 from models.reason_codes import default_label
 from serving.audit import decisions, hash_customer_id
 from serving.portfolio import customer_history, open_store
+from serving.predictor import grades_of
 from serving.service import ERROR_RESPONSES, Scoring
 
 router = APIRouter(tags=["customers"])
@@ -57,6 +59,8 @@ async def customer_report(customer_id: str, call: Scoring, format: str = "json")
     if not history:
         raise HTTPException(404, "no scoring is recorded for this customer")
     latest, model = history[-1], service.model
+    if latest["model_version"] == model.version:  # a grade is only defined by its own scale
+        latest = latest | {"grade": grades_of(model, np.array([latest["pd"]]))[0]}
     labels = dict(model.policy.reasons.labels)
     reasons = [
         {"feature": f, "sentence": f"{labels.get(f, default_label(f))} raises risk"}

@@ -45,6 +45,7 @@ async def explain(request: Request, call: Scoring) -> Response:
         model=ModelRef(name=model.name, version=model.version),
         pd=decision.pd,
         score=decision.score,
+        grade=decision.grade,
         tier=decision.tier,
         base_value=explanation["base_value"],
         margin=explanation["margin"],

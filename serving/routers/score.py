@@ -60,6 +60,7 @@ def result_of(decision: Decision, model: LoadedModel) -> dict[str, Any]:
     return {
         "pd": decision.pd,
         "score": decision.score,
+        "grade": decision.grade,
         "tier": decision.tier,
         "reasons": decision.reasons,
         "unseen_categories": decision.unseen,

@@ -13,7 +13,7 @@ import pytest
 from experiments.config import ProjectConfig
 from features.splitting import split_dataset
 from models.early_warning import AlertConfig, compare_runs
-from models.factory import build_model_pipeline
+from models.factory import build_calibrated_model, fit_credit_model
 from models.scorecard import score_customers
 
 RANK = {"low": 0, "medium": 1, "high": 2}
@@ -25,10 +25,14 @@ def runs(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     schema = project_config.data
     parts = split_dataset(german_credit, schema, project_config.split, project_config.seed)
-    pipeline = build_model_pipeline(
-        schema, project_config.features, project_config.models.logistic, 0
+    pipeline = build_calibrated_model(
+        schema, project_config.features, project_config.models.logistic,
+        project_config.calibration, 0,
+    )  # fmt: skip
+    train = parts["train"]
+    policy = fit_credit_model(
+        pipeline, project_config.scorecard, train[schema.features], train[schema.target].to_numpy()
     )
-    pipeline.fit(parts["train"][schema.features], parts["train"][schema.target])
     customers = parts["test"].head(60).reset_index(drop=True)
     worse = customers.copy()
     worsened = worse.index[::4]  # every fourth customer's situation deteriorates
@@ -37,9 +41,7 @@ def runs(
     keys = [f"key-{i:03d}" for i in range(len(customers))]
 
     def score(frame: pd.DataFrame) -> pd.DataFrame:
-        scored = score_customers(
-            pipeline.predict_proba(frame[schema.features])[:, 1], project_config.scorecard
-        )
+        scored = score_customers(pipeline.predict_proba(frame[schema.features])[:, 1], policy)
         return scored.assign(customer_key=keys)
 
     return score(customers), score(worse)

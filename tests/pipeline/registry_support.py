@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.tracking import log_credit_risk_model, setup_mlflow
-from models.factory import build_model_pipeline
+from models.factory import build_calibrated_model, fit_credit_model
 
 
 def temporary_project(
@@ -45,11 +45,13 @@ def register_fitted(
     """Fit the pipeline on ``train`` (outcome ``y`` or the target), log the model contract,
     register it under ``config.registry.model_name``; return the version."""
     schema, name = config.data, config.registry.model_name
-    pipeline = build_model_pipeline(schema, config.features, model_config, config.seed, 1)
+    model = build_calibrated_model(
+        schema, config.features, model_config, config.calibration, config.seed
+    )
     outcome = train[schema.target] if y is None else y
-    pipeline.fit(train[schema.features], outcome.to_numpy())
+    policy = fit_credit_model(model, config.scorecard, train[schema.features], outcome.to_numpy())
     with mlflow.start_run():
-        info = log_credit_risk_model(pipeline, config.scorecard, train[schema.features])
+        info = log_credit_risk_model(model, policy, train[schema.features])
     version = str(mlflow.register_model(info.model_uri, name, tags=tags).version)
     if champion:
         MlflowClient().set_registered_model_alias(name, "champion", version)

@@ -7,10 +7,13 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import mlflow
 import pandas as pd
 import pytest
@@ -128,7 +131,7 @@ def test_registry_holds_the_challenger_with_lineage_and_contract(
     assert "credit_amount" in inputs and "personal_status_and_sex" not in inputs
     rows = pd.read_csv(project / "data/raw/german_credit.csv").head(30)
     scored = model.predict(rows)
-    assert list(scored.columns) == ["pd", "score", "tier", "reasons", "strategy"]
+    assert list(scored.columns) == ["pd", "score", "grade", "tier", "reasons", "strategy"]
     assert scored["pd"].between(0, 1).all() and scored["score"].between(300, 850).all()
     assert set(scored["tier"]) <= {"low", "medium", "high"}
 
@@ -231,3 +234,45 @@ def test_invalid_data_stops_the_pipeline_and_leaves_no_outputs(
         else {}
     )
     assert "validate" not in lock.get("stages", {})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_quick_start_promotes_without_force_and_serves_a_score(
+    project: Path, env: dict[str, str]
+) -> None:
+    """The README's next steps after `make run`: the challenger passes the default gate,
+    `riskgrade serve` starts on it and answers a scoring call with PD, grade and tier."""
+    result = run(["riskgrade", "promote"], project, env, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "promoted" in result.stdout + result.stderr
+    port = free_port()
+    audit = env | {"RISKGRADE_AUDIT_URL": f"sqlite:///{project / 'audit.db'}"}
+    server = subprocess.Popen(
+        ["riskgrade", "serve", "--port", str(port)], cwd=project, env=audit,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        data = yaml.safe_load((project / "params.yaml").read_text())["data"]
+        features = [*data["numeric"], *data["categorical"]]  # not the excluded attributes
+        row = pd.read_csv(project / "data/raw/german_credit.csv").head(1)[features]
+        body = {"customer": json.loads(row.to_json(orient="records"))[0]}
+        answer = None
+        for _ in range(120):  # the model loads and compiles first
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/v1/score", json=body, timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                time.sleep(0.5)
+        assert answer is not None and answer.status_code == 200, answer and answer.text
+        scored = answer.json()
+        assert 0 < scored["pd"] < 1 and scored["tier"] in {"low", "medium", "high"}
+        assert 1 <= scored["grade"] <= 10
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

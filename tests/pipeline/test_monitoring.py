@@ -67,6 +67,10 @@ def test_sample_from_the_training_distribution_is_stable(project: Path) -> None:
     assert payload["score_psi"] < 0.1
     assert all(row["psi"] <= 0.25 for row in payload["features"])
     assert payload["outcomes"]["roc_auc"] > 0.7  # outcomes present in the test split
+    calibration = payload["outcomes"]["calibration"]
+    assert not calibration["calibration_in_the_large"]["rejected"]
+    assert [row["group"] for row in calibration["groups"]["tier"]] == ["low", "medium", "high"]
+    assert sum(row["n"] for row in calibration["groups"]["grade"]) == 200
     assert '<section id="features">' in (project / "out-test/monitoring.html").read_text()
 
 
@@ -93,3 +97,16 @@ def test_missing_values_rising_are_flagged(project: Path) -> None:
     quality = {r["feature"]: r for r in payload["data_quality"]}
     assert np.isclose(quality["savings_account_and_bonds"]["missing_current"], 0.2)
     assert code == 2
+
+
+def test_more_defaults_than_predicted_fail_calibration_in_the_large(project: Path) -> None:
+    current = pd.read_parquet(project / "test.parquet")
+    good = current.index[current["creditability"] == 0]
+    worse = np.random.default_rng(0).choice(good, size=len(good) // 3, replace=False)
+    current.loc[worse, "creditability"] = 1  # a third of the good customers now default
+    path = project / "defaults.parquet"
+    current.to_parquet(path)
+    code, output, payload = monitor(project, path)
+    assert code == 2, output
+    assert payload["outcomes"]["calibration"]["calibration_in_the_large"]["rejected"]
+    assert "[act] calibration in the large rejected" in output

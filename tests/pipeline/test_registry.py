@@ -33,7 +33,7 @@ def workspace(
     root = tmp_path_factory.mktemp("registry")
     config = temporary_project(root, project_config, NAME)
     parts = split_dataset(german_credit, config.data, config.split, config.seed)
-    for part in ("train", "test"):
+    for part in ("train", "valid", "test"):
         parts[part].to_parquet(root / f"{part}.parquet")
     train, schema = parts["train"], config.data
     shuffled = pd.Series(np.random.default_rng(0).permutation(train[schema.target].to_numpy()))
@@ -113,7 +113,7 @@ def test_contract_outputs_pd_score_and_tier_for_raw_rows(
     model = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
     raw = pd.read_csv(repo_root / project_config.data.source).head(25)
     out = model.predict(raw)
-    assert list(out.columns) == ["pd", "score", "tier", "reasons", "strategy"]
+    assert list(out.columns) == ["pd", "score", "grade", "tier", "reasons", "strategy"]
     assert out["pd"].between(0, 1).all()
     assert set(out["tier"]) <= {"low", "medium", "high"}
     order = np.argsort(out["pd"].to_numpy())

@@ -9,11 +9,12 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
-from sklearn.pipeline import Pipeline
 
 from experiments.config import ProjectConfig
 from experiments.tracking import log_credit_risk_model
-from models.factory import build_model_pipeline
+from models.calibration import CalibratedPipeline
+from models.factory import build_calibrated_model, fit_credit_model
+from models.scorecard import ScoringPolicy
 from serving.settings import ApiKey, Settings, hash_api_key
 
 NAME = "serving-test"
@@ -22,13 +23,21 @@ ADMIN_KEY = "admin-key-0123456789abcdef0123456789ab"
 SECRET = "test-customer-id-secret-0123456789abcdef"
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """A calibrated model and the scoring policy fitted with it (as the train stage does)."""
+
+    model: CalibratedPipeline
+    policy: ScoringPolicy
+
+
 @dataclass
 class Registry:
     root: Path
     uri: str
     config: ProjectConfig
     parts: dict[str, pd.DataFrame]
-    pipelines: dict[str, Pipeline]  # version -> fitted pipeline
+    pipelines: dict[str, CalibratedPipeline]  # version -> fitted model (calibrated pipeline)
 
     @property
     def features(self) -> list[str]:
@@ -43,32 +52,33 @@ class Registry:
             for row in frame.to_dict("records")
         ]
 
-    def register(self, pipeline: Pipeline, tags: dict[str, str]) -> str:
-        """Log and register a fitted pipeline; returns the new version number."""
+    def register(self, fitted: Fitted, tags: dict[str, str]) -> str:
+        """Log and register a fitted model; returns the new version number."""
         mlflow.set_tracking_uri(self.uri)
         schema = self.config.data
         train = self.parts["train"]
         with mlflow.start_run():
-            info = log_credit_risk_model(pipeline, self.config.scorecard, train[schema.features])
+            info = log_credit_risk_model(fitted.model, fitted.policy, train[schema.features])
         version = mlflow.register_model(info.model_uri, NAME, tags=tags)
-        self.pipelines[str(version.version)] = pipeline
+        self.pipelines[str(version.version)] = fitted.model
         return str(version.version)
 
     def set_champion(self, version: str) -> None:
         MlflowClient(self.uri).set_registered_model_alias(NAME, "champion", version)
 
 
-def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Pipeline:
+def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Fitted:
     models = registry_config.models
     model_config = models.lightgbm if family == "lightgbm" else models.logistic
     if family == "onehot":
         model_config = models.logistic.model_copy(update={"encoding": "onehot"})
     schema = registry_config.data
-    pipeline = build_model_pipeline(
-        schema, registry_config.features, model_config, registry_config.seed, 1
-    )
-    pipeline.fit(train[schema.features], train[schema.target].to_numpy())
-    return pipeline
+    model = build_calibrated_model(
+        schema, registry_config.features, model_config, registry_config.calibration,
+        registry_config.seed,
+    )  # fmt: skip
+    X, y = train[schema.features], train[schema.target].to_numpy()
+    return Fitted(model, fit_credit_model(model, registry_config.scorecard, X, y))
 
 
 def make_settings(registry: Registry, tmp: Path, **overrides: Any) -> Settings:

@@ -32,7 +32,7 @@ def family(request: pytest.FixtureRequest, registry: Registry) -> tuple[str, obj
     if request.param == "onehot":
         # Fitted in memory: the registered one-hot pipeline cannot be loaded back yet (skops
         # refuses numpy.dtype, see models.pyfunc.TRUSTED_TYPES).
-        pipeline = fit(registry.config, registry.parts["train"], "onehot")
+        pipeline = fit(registry.config, registry.parts["train"], "onehot").model
         train = registry.parts["train"][registry.features]
         return request.param, pipeline, encoded_background_mean(pipeline, train)
     mlflow.set_tracking_uri(registry.uri)
