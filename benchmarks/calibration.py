@@ -64,16 +64,16 @@ from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema
 from features.validation import validate_dataset
 from models.calibration import CalibrationMethod, fit_calibration_map, model_margin
-from models.calibration_tests import (
+from models.evaluation.calibration_tests import (
     calibration_in_the_large,
     grade_tests,
     hosmer_lemeshow,
     spiegelhalter,
 )
-from models.config import ModelName
-from models.evaluation import calibration_table, compute_metrics, expected_calibration_error
+from models.evaluation.metrics import calibration_table, compute_metrics, expected_calibration_error
 from models.factory import build_calibrated_model, build_model_pipeline, fit_credit_model
-from models.scorecard import TIERS, score_customers, tier_table
+from models.families.config import ModelName
+from models.scoring.scorecard import TIERS, score_customers, tier_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "calibration.json"

@@ -1,17 +1,17 @@
-"""Speed of SHAP explanations (``models.explanation.explain``) at batch scale.
+"""Speed of SHAP explanations (``models.explain.explanation.explain``) at batch scale.
 
 Run on demand (not a test):  python benchmarks/explain.py [--params params.yaml] [--rows 10000]
 
-The models are fitted as the train stage does (params.yaml settings, ``runtime.n_jobs``
-threads, the pipeline's own training split). The explained rows are RESAMPLED REAL DATA:
-``--rows`` rows drawn with replacement from the 1,000 bundled German Credit rows. Resampling
-is used because scale is the point here; the values are real but the rows repeat, which does
-not change the cost of TreeSHAP or of the linear explainer (no caching by row).
-Each timing is repeated ``--repeats`` times; the table shows min and median seconds and rows
-per second (from the min), and the largest additivity gap |base + sum - margin| in log-odds.
-For LightGBM it also times the serving fast path's tabulated TreeSHAP (``models.tree_shap``:
-building the tables, all rows at once, and one customer at a time as the service does), with
-its largest gap to ``explain`` in the last column instead.
+The models are fitted as the train stage does (params.yaml settings, ``runtime.n_jobs`` threads,
+the pipeline's own training split). The explained rows are RESAMPLED REAL DATA: ``--rows`` rows
+drawn with replacement from the 1,000 bundled German Credit rows. Resampling is used because
+scale is the point here; the values are real but the rows repeat, which does not change the cost
+of TreeSHAP or of the linear explainer (no caching by row). Each timing is repeated
+``--repeats`` times; the table shows min and median seconds and rows per second (from the min),
+and the largest additivity gap |base + sum - margin| in log-odds. For LightGBM it also times the
+serving fast path's tabulated TreeSHAP (``models.fastpath.tree_shap``: building the tables, all
+rows at once, and one customer at a time as the service does), with its largest gap to
+``explain`` in the last column instead.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from experiments.config import ProjectConfig, load_config
 from experiments.io import read_table
 from features.splitting import split_dataset
 from features.validation import validate_dataset
-from models.config import LightGBMConfig, LogisticConfig
-from models.explanation import Explanation, explain
+from models.explain.explanation import Explanation, explain
 from models.factory import build_model_pipeline
-from models.fast_path import CompiledPipeline, columns_from_records, compile_pipeline
-from models.reason_codes import reason_codes
+from models.families.config import LightGBMConfig, LogisticConfig
+from models.fastpath.compiled import CompiledPipeline, columns_from_records, compile_pipeline
+from models.scoring.reason_codes import reason_codes
 
 
 def time_call(call: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:

@@ -6,7 +6,7 @@ Run on demand (not a test):  python benchmarks/tuning.py [--params params.yaml] 
 Outer loop: 5 stratified folds of the bundled data (validated, all 1,000 rows), repeated
 ``--repeats`` times with different seeds. The outer test fold is never seen by tuning: each
 family is tuned on the outer training part with exactly the code ``riskgrade tune`` runs
-(``experiments.tuning.tune``: inner stratified folds, early stopping, pruning, MLflow runs),
+(``experiments.tuning.study.tune``: inner stratified folds, early stopping, pruning, MLflow runs),
 then refitted there with the tuned values laid over params.yaml (``riskgrade train``'s
 ``with_tuned_params``) and scored on the outer test fold. "untuned" is params.yaml as is.
 Then one LightGBM study of ``--worker-trials`` trials is timed with 1 and with 2 workers.
@@ -33,10 +33,10 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from experiments.config import ProjectConfig, load_config
 from experiments.io import read_table
 from experiments.stages.train import with_tuned_params
-from experiments.tuning import tune
+from experiments.tuning.study import tune
 from features.validation import validate_dataset
-from models.config import ModelName
 from models.factory import build_model_pipeline
+from models.families.config import ModelName
 
 FAMILIES: tuple[ModelName, ...] = ("lightgbm", "logistic")
 

@@ -13,15 +13,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from experiments.study_storage import check_storage_value
+from experiments.tuning.storage import check_storage_value
 from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema, FrozenModel
 from features.splitting import SplitConfig
 from models.calibration import CalibrationConfig
-from models.config import ModelName, ModelsConfig
-from models.monitoring import MonitoringConfig
-from models.promotion import GateConfig
-from models.scorecard import ScorecardConfig
+from models.families.config import ModelName, ModelsConfig
+from models.governance.gate import GateConfig
+from models.monitoring.drift import MonitoringConfig
+from models.scoring.scorecard import ScorecardConfig
 
 
 class ConfigError(ValueError):

@@ -19,11 +19,10 @@ from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from sklearn.pipeline import Pipeline
 
-import models.pyfunc
+import models.contract.pyfunc
 from experiments.config import MlflowConfig
 from models.calibration import CalibratedPipeline
-from models.explanation import encoded_background_mean, needs_background
-from models.pyfunc import (
+from models.contract.pyfunc import (
     BACKGROUND_ARTIFACT,
     PIPELINE_ARTIFACT,
     POLICY_ARTIFACT,
@@ -31,7 +30,8 @@ from models.pyfunc import (
     CreditRiskModel,
     save_pipeline,
 )
-from models.scorecard import ScoringPolicy
+from models.explain.explanation import encoded_background_mean, needs_background
+from models.scoring.scorecard import ScoringPolicy
 
 ARTIFACTS = (PIPELINE_ARTIFACT, POLICY_ARTIFACT, BACKGROUND_ARTIFACT)
 
@@ -124,7 +124,7 @@ def log_credit_risk_model(
         paths[BACKGROUND_ARTIFACT].write_text(json.dumps(means), encoding="utf-8")
         return mlflow.pyfunc.log_model(
             name="model",
-            python_model=str(Path(models.pyfunc.__file__).with_name("pyfunc_entry.py")),
+            python_model=str(Path(models.contract.pyfunc.__file__).with_name("pyfunc_entry.py")),
             artifacts={name: str(path) for name, path in paths.items()},
             signature=signature,
             input_example=example,

@@ -18,8 +18,8 @@ from sklearn.pipeline import Pipeline
 from features.pipeline import FeatureConfig, build_feature_pipeline
 from features.schema import DatasetSchema
 from models.calibration import CalibratedPipeline, CalibrationConfig
-from models.config import LightGBMConfig, LogisticConfig
-from models.scorecard import ScorecardConfig, ScoringPolicy, fit_scoring_policy
+from models.families.config import LightGBMConfig, LogisticConfig
+from models.scoring.scorecard import ScorecardConfig, ScoringPolicy, fit_scoring_policy
 
 
 def build_lightgbm(

@@ -20,14 +20,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
-from serving.audit_writer import AuditLog
 from serving.auth import SECURITY_SCHEME, KeyRing
 from serving.errors import BodyLimitMiddleware, install_error_handlers, validation_response
 from serving.metrics import MetricsMiddleware, ServiceMetrics
-from serving.model_store import ModelHolder, ModelLoadError, load_version, resolve_alias
 from serving.routers import admin, customers, explain, health, metrics, model, score
+from serving.scoring.model_store import ModelHolder, ModelLoadError, load_version, resolve_alias
 from serving.service import InvalidBodyError, Service
 from serving.settings import Settings
+from serving.stores.audit_writer import AuditLog
 
 log = logging.getLogger("riskgrade.serving")
 REF_TEMPLATE = "#/components/schemas/{model}"

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.audit import AuditUnavailableError
-from serving.predictor import UnscorableInputError
+from serving.scoring.predictor import UnscorableInputError
+from serving.stores.audit import AuditUnavailableError
 
 log = logging.getLogger("riskgrade.serving")
 

@@ -13,13 +13,13 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ValidationError
 
-from serving.audit_writer import AuditLog
 from serving.auth import API_KEY_HEADER, SECURED, Caller, KeyRing, check_role
 from serving.metrics import ServiceMetrics
-from serving.model_store import ModelHolder, ReloadOutcome
-from serving.predictor import LoadedModel
-from serving.schemas import ErrorResponse
+from serving.scoring.model_store import ModelHolder, ReloadOutcome
+from serving.scoring.predictor import LoadedModel
+from serving.scoring.schemas import ErrorResponse
 from serving.settings import Settings
+from serving.stores.audit_writer import AuditLog
 
 log = logging.getLogger("riskgrade.serving")
 

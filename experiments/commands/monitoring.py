@@ -33,7 +33,7 @@ def monitor(
     Exits 2 when a red (act) threshold from params.yaml `monitoring` is crossed, 0 otherwise,
     so a scheduler can act on it.
     """
-    from experiments import monitoring
+    from experiments.reports import monitoring
 
     config = load(params)
     result = run_stage(

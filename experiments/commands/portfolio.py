@@ -29,7 +29,7 @@ def alerts(
     from sqlalchemy.exc import SQLAlchemyError
 
     from experiments.io import write_atomic
-    from serving.portfolio import open_store, query_alerts
+    from serving.stores.portfolio import open_store, query_alerts
 
     if severity not in (None, "high", "medium"):
         fail(f"--severity must be high or medium, got {severity!r}")
@@ -65,7 +65,7 @@ def customer_report(
 ) -> None:
     """Score, PD, tier, strategy, risk factors, what would move the customer to a better tier,
     and past scores (by hashed id) for one customer. Writes HTML and JSON."""
-    from experiments import customer_report as builder
+    from experiments.reports import customer as builder
 
     config = load(params)
     column = id_column or config.data.id_column

@@ -52,7 +52,7 @@ def promote(
     refusal exits 1 and names each failing criterion with both numbers. Every decision is
     recorded (see `riskgrade history`).
     """
-    from experiments import promotion
+    from experiments.registry import promotion
 
     if force and not (reason and reason.strip()):
         fail('--force needs --reason "...": a forced promotion must say why')
@@ -72,7 +72,7 @@ def history(
     project_dir: ProjectOption = Path("."),
 ) -> None:
     """Print every promotion, refusal and rollback of the registered model, oldest first."""
-    from experiments import promotion
+    from experiments.registry import promotion
 
     config = load(params)
     run_stage(lambda: promotion.print_history(config, project_dir))
@@ -85,7 +85,7 @@ def rollback(
     project_dir: ProjectOption = Path("."),
 ) -> None:
     """Point `champion` back at the previous champion, and record it."""
-    from experiments import promotion
+    from experiments.registry import promotion
 
     config = load(params)
     decision = run_stage(lambda: promotion.run_rollback(config, reason, project_dir))
@@ -108,7 +108,7 @@ def reproduce(
     from rich.console import Console
     from rich.table import Table
 
-    from experiments import reproduce as reproduction
+    from experiments.registry import reproduce as reproduction
 
     config = load(params)
     lineage, rebuilt = run_stage(lambda: reproduction.reproduce(config, ref, project_dir))

@@ -44,7 +44,7 @@ def report(
     distribution, tiers, PSI, SHAP, example reason codes, comparison with the champion and
     the promotion-gate verdict. The version gets the tag `validation_report`.
     """
-    from experiments import report as reporting
+    from experiments.reports import validation as reporting
 
     config = load(params)
     numbers = run_stage(

@@ -43,7 +43,7 @@ def service_settings(params: Path, project_dir: Path, **overrides: Any) -> Any:
 def load_model(settings: Any, version: str | None) -> Any:
     import mlflow
 
-    from serving.model_store import ModelLoadError, load_version, resolve_alias
+    from serving.scoring.model_store import ModelLoadError, load_version, resolve_alias
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     try:
@@ -112,7 +112,7 @@ def score(
 
     from tqdm import tqdm
 
-    from serving.batch import BatchInputError, score_file
+    from serving.scoring.batch import BatchInputError, score_file
 
     settings = service_settings(params, project_dir, lightgbm_threads=threads)
     model = load_model(settings, version)
@@ -141,7 +141,7 @@ def record_run(
     """Store the scored run and print its early-warning alerts."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from experiments.portfolio import id_column_of, record_scored_file
+    from experiments.portfolio.runs import id_column_of, record_scored_file
 
     config = load(params)
     try:
@@ -174,7 +174,7 @@ def audit(
     from rich.table import Table
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving.audit import query_decisions
+    from serving.stores.audit import query_decisions
 
     settings = service_settings(params, project_dir)
     try:

@@ -13,7 +13,7 @@ from experiments.config import ConfigError, ProjectConfig, describe_errors
 if TYPE_CHECKING:
     import optuna
 
-    from models.config import ModelName
+    from models.families.config import ModelName
 
 
 def with_budget(
@@ -109,8 +109,8 @@ def tune(
     """
     import optuna
 
-    from experiments.tuning import TuningError
-    from experiments.tuning import tune as run_tuning
+    from experiments.tuning.study import TuningError
+    from experiments.tuning.study import tune as run_tuning
 
     if model not in ("lightgbm", "logistic"):
         fail(f"--model must be 'lightgbm' or 'logistic', got {model!r}")

@@ -17,20 +17,20 @@ import pandas as pd
 from experiments.config import ProjectConfig
 from experiments.io import atomic_path, write_json
 from experiments.tracking import setup_mlflow
-from models.calibration_tests import (
+from models.evaluation.calibration_tests import (
     calibration_in_the_large,
     grade_tests,
     hosmer_lemeshow,
     spiegelhalter,
 )
-from models.evaluation import (
+from models.evaluation.metrics import (
     calibration_table,
     compute_metrics,
     expected_calibration_error,
     roc_points,
 )
-from models.plots import plot_calibration, plot_roc
-from models.scorecard import tier_table
+from models.evaluation.plots import plot_calibration, plot_roc
+from models.scoring.scorecard import tier_table
 
 
 def tier_metrics(tiers: Any, y: Any) -> dict[str, float]:

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import write_json
-from experiments.registry import CHALLENGER, RegistryError
+from experiments.registry.versions import CHALLENGER, RegistryError
 from experiments.tracking import setup_mlflow
 
 

@@ -1,7 +1,7 @@
 """Stage ``train``: fit one model family's full pipeline and record it in MLflow.
 
 The MLflow run gets params, tags (git commit, dirty flag, dataset name, DVC data hash), the
-training data as a dataset input and the model contract (``models.pyfunc``: the fitted
+training data as a dataset input and the model contract (``models.contract.pyfunc``: the fitted
 pipeline + scoring policy, raw columns in, pd/score/tier out) with its signature. ``run.json``
 (a DVC output) tells the evaluate stage which run and model to use.
 """
@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from experiments.config import ProjectConfig
 from experiments.io import file_digest, write_json
 from experiments.tracking import git_state, log_credit_risk_model, setup_mlflow
-from models.config import ModelName
 from models.factory import build_calibrated_model, fit_credit_model
+from models.families.config import ModelName
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:

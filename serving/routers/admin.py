@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from serving.auth import SECURED, Admin
-from serving.schemas import ReloadResult
+from serving.scoring.schemas import ReloadResult
 from serving.service import ERROR_RESPONSES, ServiceDep
 
 router = APIRouter(tags=["admin"])

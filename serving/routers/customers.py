@@ -15,12 +15,12 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
-from models.customer_report import build_customer_report, render_html
-from models.reason_codes import default_label
-from serving.audit import decisions, hash_customer_id
-from serving.portfolio import customer_history, open_store
-from serving.predictor import grades_of
+from models.customers.report import build_customer_report, render_html
+from models.scoring.reason_codes import default_label
+from serving.scoring.predictor import grades_of
 from serving.service import ERROR_RESPONSES, Scoring
+from serving.stores.audit import decisions, hash_customer_id
+from serving.stores.portfolio import customer_history, open_store
 
 router = APIRouter(tags=["customers"])
 

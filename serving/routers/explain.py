@@ -6,9 +6,9 @@ import time
 
 from fastapi import APIRouter, Request, Response
 
-from serving.predictor import explanation_of
 from serving.routers.score import audit_rows, record
-from serving.schemas import Contribution, ExplainResponse, ModelRef
+from serving.scoring.predictor import explanation_of
+from serving.scoring.schemas import Contribution, ExplainResponse, ModelRef
 from serving.service import (
     ERROR_RESPONSES,
     Scoring,

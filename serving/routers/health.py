@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from serving.schemas import Health, Readiness
+from serving.scoring.schemas import Health, Readiness
 from serving.service import ServiceDep
 
 router = APIRouter(tags=["health"])

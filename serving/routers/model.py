@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from serving.auth import SECURED, AnyCaller
-from serving.schemas import InputColumnInfo, ModelInfo
+from serving.scoring.schemas import InputColumnInfo, ModelInfo
 from serving.service import ERROR_RESPONSES, ServiceDep
 
 router = APIRouter(tags=["model"])

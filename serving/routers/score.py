@@ -8,10 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from serving.audit import decision_row, hash_customer_id
 from serving.auth import Caller
-from serving.predictor import Decision, LoadedModel, decide
-from serving.schemas import BatchScoreResponse, ModelRef, ScoreResponse, ScoreResult
+from serving.scoring.predictor import Decision, LoadedModel, decide
+from serving.scoring.schemas import BatchScoreResponse, ModelRef, ScoreResponse, ScoreResult
 from serving.service import (
     ERROR_RESPONSES,
     Scoring,
@@ -22,6 +21,7 @@ from serving.service import (
     new_request_id,
     read_body,
 )
+from serving.stores.audit import decision_row, hash_customer_id
 
 router = APIRouter(tags=["score"])
 THREAD_THRESHOLD = 50  # batches at least this large are scored off the event loop

@@ -28,9 +28,9 @@ from models.calibration import (
     out_of_fold_margins,
     sigmoid,
 )
-from models.explanation import encoded_background_mean, explain, needs_background
+from models.explain.explanation import encoded_background_mean, explain, needs_background
 from models.factory import build_calibrated_model, fit_credit_model
-from models.fast_path import compile_pipeline
+from models.fastpath.compiled import compile_pipeline
 
 MEMORISED = 10.0  # margin the memorising model gives a row it trained on
 

@@ -12,9 +12,9 @@ import pytest
 
 from experiments.config import ProjectConfig
 from features.splitting import split_dataset
-from models.early_warning import AlertConfig, compare_runs
 from models.factory import build_calibrated_model, fit_credit_model
-from models.scorecard import score_customers
+from models.monitoring.early_warning import AlertConfig, compare_runs
+from models.scoring.scorecard import score_customers
 
 RANK = {"low": 0, "medium": 1, "high": 2}
 

@@ -21,10 +21,10 @@ from sklearn.pipeline import Pipeline
 
 from experiments.config import ProjectConfig
 from features.splitting import split_dataset
-from models.explanation import Explanation, explain, explain_model_inputs, global_importance
-from models.explanation_plots import plot_beeswarm, plot_dependence, plot_importance
+from models.explain.explanation import Explanation, explain, explain_model_inputs, global_importance
+from models.explain.plots import plot_beeswarm, plot_dependence, plot_importance
 from models.factory import build_model_pipeline
-from models.reason_codes import ReasonCode, reason_codes
+from models.scoring.reason_codes import ReasonCode, reason_codes
 
 with warnings.catch_warnings():  # shap's colour set-up warns about matplotlib deprecations
     warnings.simplefilter("ignore", PendingDeprecationWarning)

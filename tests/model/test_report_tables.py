@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.evaluation import compute_ks, population_stability_index
-from models.report_tables import (
+from models.evaluation.metrics import compute_ks, population_stability_index
+from models.evaluation.tables import (
     default_rate_increases,
     gains_table,
     ks_curve,
     ks_point,
     score_distribution,
 )
-from models.stability import categorical_psi, feature_psi, numeric_psi, psi_band
+from models.monitoring.stability import categorical_psi, feature_psi, numeric_psi, psi_band
 
 # 10 customers, PD falling from 0.9 to 0.05; defaults are customers 1, 2, 4 and 7 (riskiest = 1).
 Y = np.array([1, 1, 0, 1, 0, 0, 1, 0, 0, 0])

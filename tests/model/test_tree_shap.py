@@ -14,8 +14,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from models.lightgbm_fast import LightGBMRunner
-from models.tree_shap import ZERO_THRESHOLD, ShapTables
+from models.fastpath.lightgbm_runner import LightGBMRunner
+from models.fastpath.tree_shap import ZERO_THRESHOLD, ShapTables
 
 TOLERANCE = 1e-9
 CATEGORICAL = 3

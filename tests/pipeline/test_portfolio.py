@@ -142,8 +142,8 @@ def test_two_scoring_runs_raise_the_expected_alerts(
 
 
 def hashes(project: Path, scored: pd.DataFrame) -> list[str]:
-    from serving.audit import hash_customer_id
     from serving.settings import DEVELOPMENT_SECRET
+    from serving.stores.audit import hash_customer_id
 
     ids = pd.read_csv(project / "customers.csv")["customer_id"]
     return [

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
-from experiments.report_html import SECTION_IDS
+from experiments.reports.html import SECTION_IDS
 
 METRICS = ("roc_auc", "gini", "ks", "brier", "log_loss")
 JSON_SECTIONS = {

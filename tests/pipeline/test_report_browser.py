@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from experiments.report_html import SECTION_IDS
+from experiments.reports.html import SECTION_IDS
 
 CHROMIUM = os.environ.get("RISKGRADE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHECK_ID = "browser-check"

@@ -16,7 +16,7 @@ from pathlib import Path
 PACKAGES = ("features", "models", "experiments", "serving")
 FIND_TEMPLATE = """
 import experiments
-from experiments.report_html import TEMPLATE, template_environment
+from experiments.reports.html import TEMPLATE, template_environment
 print(experiments.__file__)
 print(template_environment().get_template(TEMPLATE).filename)
 """
@@ -43,7 +43,7 @@ def test_built_package_contains_and_finds_the_report_template(
     )
     assert built.returncode == 0, built.stderr
     assert "Package would be ignored" not in built.stderr
-    assert (build / "experiments/templates/validation_report.html.j2").is_file()
+    assert (build / "experiments/reports/templates/validation_report.html.j2").is_file()
     env = os.environ | {"PYTHONPATH": str(build)}
     found = subprocess.run(
         [sys.executable, "-c", FIND_TEMPLATE],
@@ -56,4 +56,4 @@ def test_built_package_contains_and_finds_the_report_template(
     assert found.returncode == 0, found.stderr
     package_file, template_file = found.stdout.split()
     assert Path(package_file).is_relative_to(build)  # not the editable work tree
-    assert Path(template_file) == build / "experiments/templates/validation_report.html.j2"
+    assert Path(template_file) == build / "experiments/reports/templates/validation_report.html.j2"

@@ -14,7 +14,7 @@ from experiments.config import ProjectConfig
 from experiments.tracking import log_credit_risk_model
 from models.calibration import CalibratedPipeline
 from models.factory import build_calibrated_model, fit_credit_model
-from models.scorecard import ScoringPolicy
+from models.scoring.scorecard import ScoringPolicy
 from serving.settings import ApiKey, Settings, hash_api_key
 
 NAME = "serving-test"

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from serving_support import SCORER_KEY, SECRET, Registry, make_settings
 
 from serving.app import create_app
-from serving.audit import create_tables, decision_row, decisions, metadata
-from serving.audit_writer import AuditLog
+from serving.stores.audit import create_tables, decision_row, decisions, metadata
+from serving.stores.audit_writer import AuditLog
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_sqlite_checkpoints_run_outside_the_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Commits only append to the WAL; the checkpoint copies it into the database file."""
-    monkeypatch.setattr("serving.audit_writer.CHECKPOINT_SECONDS", 3600.0)  # we call it
+    monkeypatch.setattr("serving.stores.audit_writer.CHECKPOINT_SECONDS", 3600.0)  # we call it
     database = tmp_path / "audit.db"
     audit = AuditLog(f"sqlite:///{database}")
     audit.start()

@@ -1,10 +1,11 @@
 """The fast path equals the registered pipeline on EVERY test row, for every model family.
 
 PD against ``pipeline.predict_proba``; contributions and base value against
-``models.explanation.explain``; decisions (score, tier, reason codes) against the pyfunc's
+``models.explain.explanation.explain``; decisions (score, tier, reason codes) against the pyfunc's
 ``CreditRiskModel.score``. Both the vectorised path (all rows at once) and the one-row path
 (plain-Python encoding + LightGBM's single-row C API) are checked; LightGBM's contributions
-come from the tabulated TreeSHAP (``models.tree_shap``), compared here with ``pred_contrib``.
+come from the tabulated TreeSHAP (``models.fastpath.tree_shap``), compared here with
+``pred_contrib``.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import pandas as pd
 import pytest
 from serving_support import NAME, Registry, fit
 
-from models.explanation import encoded_background_mean, explain
-from models.fast_path import CompiledPipeline, columns_from_records, compile_pipeline
-from serving.model_store import input_columns
-from serving.predictor import LoadedModel, decide
-from serving.schemas import build_request_models
+from models.explain.explanation import encoded_background_mean, explain
+from models.fastpath.compiled import CompiledPipeline, columns_from_records, compile_pipeline
+from serving.scoring.model_store import input_columns
+from serving.scoring.predictor import LoadedModel, decide
+from serving.scoring.schemas import build_request_models
 
 TOLERANCE = 1e-9
 
@@ -31,7 +32,7 @@ def family(request: pytest.FixtureRequest, registry: Registry) -> tuple[str, obj
     """(family, pipeline, background mean): v1 and v2 loaded back from the registry."""
     if request.param == "onehot":
         # Fitted in memory: the registered one-hot pipeline cannot be loaded back yet (skops
-        # refuses numpy.dtype, see models.pyfunc.TRUSTED_TYPES).
+        # refuses numpy.dtype, see models.contract.pyfunc.TRUSTED_TYPES).
         pipeline = fit(registry.config, registry.parts["train"], "onehot").model
         train = registry.parts["train"][registry.features]
         return request.param, pipeline, encoded_background_mean(pipeline, train)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from serving_support import ADMIN_KEY, NAME, SCORER_KEY, Registry, fit, make_settings
 
 from serving.app import create_app
-from serving.model_store import ModelLoadError
+from serving.scoring.model_store import ModelLoadError
 from serving.settings import Settings
 
 ADMIN = {"X-API-Key": ADMIN_KEY}

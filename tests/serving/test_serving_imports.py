@@ -13,7 +13,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in {FORBIDDEN!r}:
             raise ImportError("serving must not import " + name)
 sys.meta_path.insert(0, Block())
-import serving.app, serving.batch
+import serving.app, serving.scoring.batch
 from serving.settings import Settings
 serving.app.create_app(Settings())
 print("ok")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from models.calibration_tests import (
+from models.evaluation.calibration_tests import (
     GRADE_COLUMNS,
     binomial_test,
     calibration_in_the_large,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.evaluation import (
+from models.evaluation.metrics import (
     calibration_table,
     compute_ks,
     compute_metrics,

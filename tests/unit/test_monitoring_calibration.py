@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.monitoring import calibration_findings, outcome_section
+from models.monitoring.drift import calibration_findings, outcome_section
 
 
 def outcomes(scale: float) -> dict:

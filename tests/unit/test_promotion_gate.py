@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from models.promotion import (
+from models.governance.gate import (
     GateConfig,
     Measurements,
     calibration_measurements,

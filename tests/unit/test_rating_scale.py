@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from models.rating_scale import (
+from models.scoring.grades import (
     GradeConfig,
     MasterScale,
     TierShares,
@@ -14,7 +14,7 @@ from models.rating_scale import (
     fit_master_scale,
     fit_tier_cutoffs,
 )
-from models.scorecard import (
+from models.scoring.scorecard import (
     ScorecardConfig,
     ScoringPolicy,
     TierRule,

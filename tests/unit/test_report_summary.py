@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from experiments.io import InputError
-from experiments.report import ReportError, choose_ref, parse_ref
-from experiments.report_html import format_number
-from experiments.report_summary import summary_section
+from experiments.reports.html import format_number
+from experiments.reports.summary import summary_section
+from experiments.reports.validation import ReportError, choose_ref, parse_ref
 
 
 def report_numbers(**changes: Any) -> dict[str, Any]:

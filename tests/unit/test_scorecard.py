@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from models.scorecard import (
+from models.scoring.scorecard import (
     ScoreScaling,
     ScoringPolicy,
     TierCutoffs,

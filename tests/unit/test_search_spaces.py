@@ -10,9 +10,9 @@ import pytest
 
 from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema
-from models.config import LightGBMConfig, LogisticConfig
 from models.factory import build_model_pipeline
-from models.search_spaces import (
+from models.families.config import LightGBMConfig, LogisticConfig
+from models.families.search_spaces import (
     changed_values,
     starting_params,
     suggest_lightgbm,

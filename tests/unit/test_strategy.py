@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from experiments.config import ProjectConfig, parse_config
-from models.strategy import StrategyTable, TierStrategy
+from models.scoring.strategy import StrategyTable, TierStrategy
 
 
 def test_recommended_limit_applies_multiplier_then_cap() -> None:

@@ -14,18 +14,18 @@ import yaml
 
 from experiments.config import ConfigError, ProjectConfig, parse_config
 from experiments.stages.train import with_tuned_params
-from experiments.study_storage import (
+from experiments.tuning.objective import (
+    BoostedFold,
+    derive_n_estimators,
+    score_at_common_iteration,
+)
+from experiments.tuning.storage import (
     STORAGE_ENV,
     check_workers,
     mask_password,
     resolve_storage,
 )
-from experiments.tuning import split_budget, study_name
-from experiments.tuning_objective import (
-    BoostedFold,
-    derive_n_estimators,
-    score_at_common_iteration,
-)
+from experiments.tuning.study import split_budget, study_name
 
 PARAMS = Path(__file__).parents[2] / "params.yaml"
 

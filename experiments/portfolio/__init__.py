@@ -1,0 +1,1 @@
+"""Portfolio: batch scoring runs as history, early-warning alerts."""

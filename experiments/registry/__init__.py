@@ -1,0 +1,1 @@
+"""The MLflow Model Registry: model references, registration, promotion, history, reproduction."""

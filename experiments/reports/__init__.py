@@ -1,0 +1,1 @@
+"""Reports: the validation report, monitoring report and customer report (Jinja templates)."""

@@ -1,0 +1,139 @@
+"""``riskgrade monitor``: compare a current population with a reference, for one model version.
+
+Scores both samples with the version, runs ``models.monitoring.drift.monitor``, writes an HTML and a
+JSON report, logs both to the version's MLflow run (``monitoring/<timestamp>/``) and returns
+the result; the CLI exits non-zero when a red (``act``) threshold is crossed, so a scheduler
+can act on it.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from experiments.config import ProjectConfig
+from experiments.io import read_table, write_atomic, write_json
+from experiments.registry.versions import resolve_version, split_model_ref
+from experiments.tracking import setup_mlflow
+from models.monitoring.drift import MonitoringResult, monitor
+
+
+def result_payload(result: MonitoringResult, meta: dict[str, Any]) -> dict[str, Any]:
+    return meta | {
+        "status": result.status,
+        "findings": [{"level": level, "message": text} for level, text in result.findings],
+        "score_psi": result.score_psi,
+        "tier_psi": result.tier_psi,
+        "features": result.features.to_dict("records"),
+        "tiers": result.tiers.to_dict("records"),
+        "data_quality": result.data_quality.to_dict("records"),
+        "outcomes": result.outcomes,
+    }
+
+
+def html_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p>none</p>"
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row.values()) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def format_cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def outcomes_html(outcomes: dict[str, Any] | None) -> str:
+    """Discrimination, then the calibration tests: overall, per tier and per grade."""
+    if not outcomes:
+        return "<p>no outcomes</p>"
+    headline = {k: v for k, v in outcomes.items() if k != "calibration"}
+    calibration = outcomes.get("calibration") or {}
+    overall = [
+        {"test": name, **{k: v for k, v in calibration[name].items() if k != "alpha"}}
+        for name in ("calibration_in_the_large", "hosmer_lemeshow", "spiegelhalter")
+        if name in calibration
+    ]
+    parts = [html_table([headline]), "<h3>Calibration tests</h3>", html_table(overall)]
+    for name, rows in calibration.get("groups", {}).items():
+        parts += [f"<h3>Calibration per {html.escape(name)}</h3>", html_table(rows)]
+    return "".join(parts)
+
+
+def render_html(payload: dict[str, Any]) -> str:
+    sections = {
+        "findings": html_table(payload["findings"]),
+        "score": f"<p>Score PSI {payload['score_psi']:.4f}; tier PSI {payload['tier_psi']:.4f}</p>"
+        + html_table(payload["tiers"]),
+        "features": html_table(payload["features"]),
+        "data-quality": html_table(payload["data_quality"]),
+        "outcomes": outcomes_html(payload["outcomes"]),
+    }
+    body = "".join(
+        f'<section id="{key}"><h2>{key.replace("-", " ").title()}</h2>{content}</section>'
+        for key, content in sections.items()
+    )
+    title = f"Monitoring {payload['model']} — status: {payload['status'].upper()}"
+    style = "body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 8px}"
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>reference {html.escape(payload['reference'])} ({payload['n_reference']} rows), "
+        f"current {html.escape(payload['current'])} ({payload['n_current']} rows), "
+        f"{payload['time']}</p>{body}</body></html>"
+    )
+
+
+def run(
+    config: ProjectConfig,
+    model_ref: str,
+    reference: Path,
+    current: Path,
+    out_dir: Path,
+    project_dir: Path,
+) -> MonitoringResult:
+    setup_mlflow(config.mlflow, project_dir)
+    client = MlflowClient()
+    name, ref = split_model_ref(model_ref, config.registry.model_name)
+    version = resolve_version(client, name, ref)
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    samples = {"reference": read_table(reference), "current": read_table(current)}
+    features = config.data.features
+    scores = {k: model.predict(v[features], params={"reason_codes": 0}) for k, v in samples.items()}
+    validation_auc = float(version.tags["test_roc_auc"]) if "test_roc_auc" in version.tags else None
+    result = monitor(
+        samples["reference"],
+        samples["current"],
+        config.data,
+        (scores["reference"], scores["current"]),
+        config.monitoring,
+        validation_auc,
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = result_payload(
+        result,
+        {
+            "model": f"{name}/{version.version}",
+            "reference": str(reference),
+            "current": str(current),
+            "n_reference": len(samples["reference"]),
+            "n_current": len(samples["current"]),
+            "time": stamp,
+        },
+    )
+    write_json(out_dir / "monitoring.json", payload)
+    page = render_html(payload)
+    write_atomic(out_dir / "monitoring.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    if version.run_id:
+        with mlflow.start_run(run_id=version.run_id):
+            for file in ("monitoring.json", "monitoring.html"):
+                mlflow.log_artifact(str(out_dir / file), artifact_path=f"monitoring/{stamp}")
+    return result

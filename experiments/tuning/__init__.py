@@ -1,0 +1,1 @@
+"""Optuna tuning: studies, the objective, their storage and MLflow records."""

@@ -1,0 +1,108 @@
+"""The model contract as an MLflow pyfunc.
+
+Raw customer record in; per customer ``pd`` (calibrated), ``score``, ``grade`` (master
+scale), ``tier``, ``reasons`` (JSON list of
+the top risk-raising factors) and ``strategy`` (JSON: the tier's credit-limit policy, payment
+terms, collateral, review frequency and recommended actions) out. A registered version is
+this wrapper around the whole fitted model (``models.calibration.CalibratedPipeline``: the
+scikit-learn pipeline and its calibration map, stored with skops, MLflow's safe format), the
+``ScoringPolicy`` fitted with it (grades, tier cut-offs) and, for linear models, the mean encoded
+training row that explanations are relative to (an aggregate: no customer's record is
+stored). So a version always scores and
+explains the same way. Pass ``params={"reason_codes": k}`` to change the number of reasons
+(0: none). This module only defines the adapter; logging happens in ``experiments``.
+Loading a version needs riskgrade installed (it defines the classes).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import pandas as pd
+import skops.io
+from mlflow.pyfunc import PythonModel
+from sklearn.pipeline import Pipeline
+
+from models.calibration import CalibratedPipeline
+from models.explain.explanation import explain
+from models.scoring.reason_codes import reason_codes
+from models.scoring.scorecard import ScoringPolicy, score_customers
+
+PIPELINE_ARTIFACT = "pipeline"
+POLICY_ARTIFACT = "policy"
+BACKGROUND_ARTIFACT = "background_mean"
+REASONS_PARAM = "reason_codes"
+
+# Types inside a riskgrade pipeline that skops must be told to trust when loading.
+TRUSTED_TYPES = [
+    "features.transformers.CategoryEncoder",
+    "features.transformers.MissingToNaN",
+    "features.transformers.RatioFeatures",
+    "features.transformers.WoEEncoder",
+    "models.calibration.CalibratedPipeline",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "collections.OrderedDict",
+    "numpy.dtype",  # SimpleImputer._fit_dtype in the one-hot path (tuning may choose it)
+]
+
+
+Model: TypeAlias = CalibratedPipeline | Pipeline  # a bare Pipeline: registered before calibration
+
+
+def save_pipeline(pipeline: Model, path: Path) -> None:
+    skops.io.dump(pipeline, path)
+
+
+def load_pipeline(path: Path) -> Model:
+    untrusted = skops.io.get_untrusted_types(file=path)
+    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise ValueError(f"{path}: pipeline holds types riskgrade does not trust: {unexpected}")
+    pipeline: Model = skops.io.load(path, trusted=untrusted)
+    return pipeline
+
+
+class CreditRiskModel(PythonModel):  # type: ignore[misc]
+    """pyfunc adapter: one row per customer with pd, score, tier and reasons."""
+
+    def __init__(self) -> None:
+        self.pipeline: Model | None = None
+        self.policy: ScoringPolicy | None = None
+        self.background_mean: pd.Series | None = None
+
+    def load_context(self, context: Any) -> None:
+        self.pipeline = load_pipeline(Path(context.artifacts[PIPELINE_ARTIFACT]))
+        policy_text = Path(context.artifacts[POLICY_ARTIFACT]).read_text(encoding="utf-8")
+        self.policy = ScoringPolicy.model_validate_json(policy_text)
+        # Versions logged before explanations travelled with the model have no background.
+        background = context.artifacts.get(BACKGROUND_ARTIFACT)
+        means = json.loads(Path(background).read_text(encoding="utf-8")) if background else {}
+        self.background_mean = pd.Series(means, dtype="float64") if means else None
+
+    def score(self, rows: pd.DataFrame, n_reasons: int) -> pd.DataFrame:
+        """pd, score, tier (+ reasons as a JSON list when ``n_reasons`` > 0) per row."""
+        if self.pipeline is None or self.policy is None:
+            raise RuntimeError("CreditRiskModel used before load_context")
+        scored = score_customers(self.pipeline.predict_proba(rows)[:, 1], self.policy)
+        reasons: list[list[dict[str, Any]]] = [[] for _ in range(len(rows))]
+        if n_reasons > 0:
+            frame = rows.reset_index(drop=True)
+            explanation = explain(self.pipeline, frame, self.background_mean)
+            settings = self.policy.reasons
+            codes = reason_codes(explanation, frame, n_reasons, settings.labels, settings.template)
+            reasons = [[code.to_dict() for code in row] for row in codes]
+        scored["reasons"] = [json.dumps(row) for row in reasons]
+        strategies = {
+            tier: json.dumps(self.policy.strategies.for_tier(tier).model_dump(mode="json"))
+            for tier in ("low", "medium", "high")
+        }
+        scored["strategy"] = [strategies[tier] for tier in scored["tier"]]
+        return scored
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        default = self.policy.reasons.top_k if self.policy else 0
+        n_reasons = int((params or {}).get(REASONS_PARAM, default))
+        return self.score(model_input, n_reasons)

@@ -1,0 +1,1 @@
+"""Evaluation: discrimination and calibration metrics, calibration tests, tables, plots."""

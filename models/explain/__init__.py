@@ -1,0 +1,1 @@
+"""SHAP explanations in raw-column terms, and their plots."""

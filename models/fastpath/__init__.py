@@ -1,0 +1,1 @@
+"""The serving fast path: a fitted pipeline compiled to lookups and arrays."""

@@ -1,0 +1,1 @@
+"""Monitoring: population stability (PSI), drift of data and performance, early-warning alerts."""

@@ -1,0 +1,1 @@
+"""Scoring: the per-request predictor, the model store, request models, batch scoring."""

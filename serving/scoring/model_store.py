@@ -1,0 +1,162 @@
+"""Load the version an alias points to from the MLflow registry, check it, swap it in.
+
+Loading resolves the alias to a version number first and loads that exact version, so a
+concurrent promotion cannot mix two versions. Every load ends with a smoke prediction: the
+compiled fast path must reproduce the registered pipeline (``CreditRiskModel.score``) on the
+model's own input example to 1e-9, or the version is refused.
+
+``ModelHolder.current`` is swapped by one reference assignment: a request reads it once and
+finishes on the model it started with; a failed reload leaves it untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.fastpath.compiled import compile_pipeline
+from serving.scoring.predictor import LoadedModel, decide
+from serving.scoring.schemas import InputColumn, build_request_models
+from serving.settings import Settings
+
+log = logging.getLogger("riskgrade.serving")
+SMOKE_TOLERANCE = 1e-9
+
+
+class ModelLoadError(RuntimeError):
+    """The model cannot be served; the message says why and what to do."""
+
+
+def registry_client(settings: Settings) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def resolve_alias(settings: Settings) -> str:
+    """The version number the alias points to now; ``ModelLoadError`` if there is none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = registry_client(settings).get_model_version_by_alias(
+            settings.model_name, settings.model_alias
+        )
+    except MlflowException:
+        raise ModelLoadError(
+            f"no @{settings.model_alias} version of model {settings.model_name!r} in the MLflow "
+            f"registry at {settings.tracking_uri or 'MLFLOW_TRACKING_URI'}. Ways out: "
+            "`riskgrade promote` (the @challenger through the promotion gate); "
+            '`riskgrade promote --force --reason "..."` (a recorded override of the gate); '
+            "or serve another alias, e.g. RISKGRADE_MODEL_ALIAS=challenger riskgrade serve"
+        ) from None
+    return str(version.version)
+
+
+def input_columns(pyfunc: Any, categories: dict[str, tuple[str, ...]]) -> list[InputColumn]:
+    """The signature's input columns with the fitted encoder's categories."""
+    schema = pyfunc.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        raise ModelLoadError("the model has no named input signature; log it with one")
+    return [
+        InputColumn(spec.name, spec.type.name, spec.required, categories.get(spec.name, ()))
+        for spec in schema.inputs
+    ]
+
+
+def smoke_test(model: LoadedModel, python_model: Any, example: pd.DataFrame) -> None:
+    """Fast path vs the registered pipeline on the input example; raise on any difference."""
+    rows = example[list(model.compiled.raw_columns)].reset_index(drop=True)
+    k = model.policy.reasons.top_k
+    expected = python_model.score(rows, k)
+    records = [{str(k): v for k, v in row.items()} for row in rows.to_dict("records")]
+    got = decide(model, records, reasons=True)
+    gap = float(np.max(np.abs(expected["pd"].to_numpy() - [d.pd for d in got])))
+    reasons_equal = all(
+        [r["feature"] for r in json.loads(e)] == [r["feature"] for r in (d.reasons or [])]
+        for e, d in zip(expected["reasons"], got, strict=True)
+    )
+    tiers_equal = list(expected["tier"]) == [d.tier for d in got]
+    if "grade" in expected:
+        tiers_equal = tiers_equal and list(expected["grade"]) == [d.grade for d in got]
+    if not (gap <= SMOKE_TOLERANCE and reasons_equal and tiers_equal):
+        raise ModelLoadError(
+            f"smoke prediction failed: the fast path differs from the registered pipeline "
+            f"(max PD gap {gap:.3g}, reasons equal {reasons_equal}, tiers equal {tiers_equal})"
+        )
+
+
+def load_version(settings: Settings, version: str) -> LoadedModel:
+    """Load, compile and smoke-test one version of the configured model."""
+    import mlflow
+
+    uri = f"models:/{settings.model_name}/{version}"
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+        python_model = pyfunc.unwrap_python_model()
+        compiled = compile_pipeline(
+            python_model.pipeline, python_model.background_mean, settings.lightgbm_threads
+        )
+    except ModelLoadError:
+        raise
+    except Exception as error:  # any failure to load is reported, never half-served
+        raise ModelLoadError(f"cannot load {uri}: {type(error).__name__}: {error}") from error
+    columns = input_columns(pyfunc, compiled.categories)
+    details = registry_client(settings).get_model_version(settings.model_name, version)
+    model = LoadedModel(
+        name=settings.model_name,
+        version=str(version),
+        alias=settings.model_alias,
+        compiled=compiled,
+        policy=python_model.policy,
+        columns=columns,
+        requests=build_request_models(columns, settings.batch_limit),
+        tags=dict(details.tags),
+        run_id=details.run_id,
+    )
+    example = pyfunc.input_example
+    if not isinstance(example, pd.DataFrame) or example.empty:
+        raise ModelLoadError(f"{uri} has no input example to smoke-test the fast path on")
+    smoke_test(model, python_model, example)
+    return model
+
+
+@dataclass
+class ReloadOutcome:
+    status: str  # reloaded | unchanged | failed
+    previous_version: str
+    version: str
+    error: str | None = None
+
+
+class ModelHolder:
+    """The model being served, swapped atomically by ``reload``."""
+
+    def __init__(self, settings: Settings, model: LoadedModel) -> None:
+        self.settings = settings
+        self.current = model
+        self.lock = asyncio.Lock()
+        self.last_error: str | None = None
+
+    async def reload(self, force: bool = False) -> ReloadOutcome:
+        """Load what the alias points to now; keep the old model if anything fails."""
+        async with self.lock:
+            previous = self.current.version
+            try:
+                version = await asyncio.to_thread(resolve_alias, self.settings)
+                if version == previous and not force:
+                    return ReloadOutcome("unchanged", previous, previous)
+                model = await asyncio.to_thread(load_version, self.settings, version)
+            except ModelLoadError as error:
+                self.last_error = str(error)
+                log.error("reload failed, still serving version %s: %s", previous, error)
+                return ReloadOutcome("failed", previous, previous, str(error))
+            self.current = model  # the swap: one reference assignment
+            self.last_error = None
+            log.info("now serving %s version %s (was %s)", model.name, model.version, previous)
+            return ReloadOutcome("reloaded", previous, model.version)

@@ -1,0 +1,1 @@
+"""Stores: the audit trail and the portfolio store (scoring runs, alerts)."""

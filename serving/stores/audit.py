@@ -1,0 +1,156 @@
+"""The audit table: every scoring decision is a row, written BEFORE the score is returned.
+
+SQLAlchemy 2.x Core over any database it supports: a SQLite file by default (WAL journal), or
+PostgreSQL (``postgresql+psycopg://...``, driver installed separately). Customer identifiers
+are stored only as HMAC-SHA256 with the service's secret (``hash_customer_id``). The writer
+that group-commits rows is ``serving.stores.audit_writer.AuditLog``; ``query_decisions`` reads them
+back (``riskgrade audit``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger("riskgrade.audit")
+metadata = MetaData()
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), nullable=False, index=True),
+    Column("item", Integer, nullable=False, default=0),  # position in a batch
+    Column("decided_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("endpoint", String(16), nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(32), nullable=False, index=True),
+    Column("customer_hash", String(64), nullable=True, index=True),
+    Column("pd", Float, nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("tier", String(16), nullable=False, index=True),
+    Column("reason_codes", JSON, nullable=True),  # features named as reasons, in order
+    Column("unseen_categories", JSON, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("caller", String(64), nullable=False),
+)
+
+
+def create_tables(tables: MetaData, engine: Engine, attempts: int = 3) -> None:
+    """``create_all`` that survives a concurrent creator.
+
+    Several server workers (or a worker and a batch run) starting on a fresh database race
+    between "does the table exist?" and "CREATE TABLE"; the loser sees "already exists". The
+    tables are then there, so the next check-first pass finds them; anything else is re-raised.
+    """
+    for attempt in range(attempts):
+        try:
+            tables.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            log.info("tables were created concurrently; checking again")
+
+
+class InsertStatement:
+    """The INSERT compiled once for the engine's dialect, and rows turned into its parameters.
+
+    The writer sends rows through the driver's ``executemany`` directly: SQLAlchemy's
+    per-row type processing would cost more than the scoring itself. JSON columns are sent as
+    JSON text; SQLite gets timestamps in SQLAlchemy's own text format.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        columns = [c.name for c in decisions.columns if c.name != "id"]
+        compiled = insert(decisions).compile(dialect=engine.dialect, column_keys=columns)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup or []) if compiled.positional else None
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.json_columns = {c.name for c in decisions.columns if isinstance(c.type, JSON)}
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = dict(row)
+        for column in self.json_columns:
+            values[column] = None if values[column] is None else json.dumps(values[column])
+        if self.sqlite:
+            values["decided_at"] = values["decided_at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+        return tuple(values[c] for c in self.order) if self.order is not None else values
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit store did not record the decision."""
+
+
+def hash_customer_id(customer_id: str | None, secret: bytes) -> str | None:
+    """Keyed hash (HMAC-SHA256, hex) of a customer id: same id, same hash; not reversible."""
+    if customer_id is None:
+        return None
+    return hmac.new(secret, customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for the audit URL; SQLite gets WAL and a busy timeout."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def decision_row(now: datetime | None = None, **fields: Any) -> dict[str, Any]:
+    """A row of the ``decisions`` table (``decided_at`` defaults to now, UTC)."""
+    return {"decided_at": now or datetime.now(UTC), **fields}
+
+
+def query_decisions(
+    url: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tier: str | None = None,
+    model_version: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Recorded decisions, newest first, filtered by time range, tier and model version."""
+    query = select(decisions).order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
+    if since is not None:
+        query = query.where(decisions.c.decided_at >= since)
+    if until is not None:
+        query = query.where(decisions.c.decided_at < until)
+    if tier is not None:
+        query = query.where(decisions.c.tier == tier)
+    if model_version is not None:
+        query = query.where(decisions.c.model_version == model_version)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
+    finally:
+        engine.dispose()
