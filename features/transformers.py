@@ -2,7 +2,9 @@
 
 They follow the scikit-learn contract (``__init__`` stores parameters only, checks happen in
 ``fit``, fitted attributes end in ``_``, ``fit`` returns ``self``) and take and return pandas
-frames, so column names survive to the estimator and to explanations.
+frames, so column names survive to the estimator and to explanations. Their estimator tags say
+that text columns and missing values are data; ``tests/unit/test_estimator_contract.py`` runs
+scikit-learn's estimator checks on them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 MISSING = "__missing__"
@@ -26,6 +29,36 @@ def require_frame(X: Any, columns: Sequence[str], owner: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{owner}: input is missing column(s) {missing}")
     return X
+
+
+def require_training_frame(X: Any, columns: Sequence[str], owner: str) -> pd.DataFrame:
+    """``require_frame`` for ``fit``: an empty frame has nothing to learn from."""
+    if isinstance(X, pd.DataFrame) and X.shape[0] == 0:
+        raise ValueError(f"{owner}: cannot fit on 0 rows (shape={X.shape}); pass the training rows")
+    if isinstance(X, pd.DataFrame) and X.shape[1] == 0:
+        raise ValueError(
+            f"{owner}: found 0 feature(s) (shape={X.shape}) while a minimum of 1 is required to fit"
+        )
+    return require_frame(X, columns, owner)
+
+
+def check_input_features(fitted: Any, input_features: Any, owner: str) -> None:
+    """scikit-learn's rule for ``get_feature_names_out``: given names must be the fitted ones."""
+    if input_features is None:
+        return
+    expected = list(fitted.feature_names_in_)
+    if list(input_features) != expected:
+        raise ValueError(
+            f"{owner}: input_features is not equal to feature_names_in_: "
+            f"got {list(input_features)}, fitted on {expected}"
+        )
+
+
+def frame_input_tags(tags: Tags) -> Tags:
+    """Estimator tags of a transformer on raw credit frames: text and missing values are data."""
+    tags.input_tags.allow_nan = True
+    tags.input_tags.string = True
+    return tags
 
 
 class RatioFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -46,7 +79,7 @@ class RatioFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     f"RatioFeatures: each ratio is (name, numerator, denominator); got {ratio!r}"
                 )
         inputs = [col for _, num, den in self.ratios for col in (num, den)]
-        X = require_frame(X, inputs, "RatioFeatures")
+        X = require_training_frame(X, inputs, "RatioFeatures")
         clashes = [name for name, _, _ in self.ratios if name in X.columns]
         if clashes:
             raise ValueError(
@@ -68,7 +101,11 @@ class RatioFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
+        check_input_features(self, input_features, "RatioFeatures")
         return np.asarray([*self.feature_names_in_, *(n for n, _, _ in self.ratios)], dtype=object)
+
+    def __sklearn_tags__(self) -> Tags:
+        return frame_input_tags(super().__sklearn_tags__())
 
 
 class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -83,7 +120,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.columns = columns
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> CategoryEncoder:
-        X = require_frame(X, self.columns, "CategoryEncoder")
+        X = require_training_frame(X, self.columns, "CategoryEncoder")
         self.categories_ = {
             c: sorted(X[c].dropna().astype(str).unique().tolist()) for c in self.columns
         }
@@ -106,7 +143,13 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
+        check_input_features(self, input_features, "CategoryEncoder")
         return np.asarray(self.feature_names_in_, dtype=object)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = frame_input_tags(super().__sklearn_tags__())
+        tags.input_tags.categorical = True
+        return tags
 
 
 class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -129,8 +172,15 @@ class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"WoEEncoder: n_bins must be an integer >= 2, got {self.n_bins!r}")
         if not self.smoothing > 0:
             raise ValueError(f"WoEEncoder: smoothing must be > 0, got {self.smoothing!r}")
-        X = require_frame(X, [], "WoEEncoder")
+        X = require_training_frame(X, [], "WoEEncoder")
+        if y is None:
+            raise ValueError(
+                "WoEEncoder requires y to be passed, but the target y is None: "
+                "pass the 0/1 default flag (1 = default)"
+            )
         target = np.asarray(y)
+        if len(target) != len(X):
+            raise ValueError(f"WoEEncoder: y has {len(target)} values for {len(X)} rows of X")
         if set(np.unique(target)) - {0, 1}:
             raise ValueError("WoEEncoder: y must be binary 0/1 (1 = default)")
         self.edges_: dict[str, np.ndarray] = {}
@@ -178,7 +228,14 @@ class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
+        check_input_features(self, input_features, "WoEEncoder")
         return np.asarray(self.feature_names_in_, dtype=object)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = frame_input_tags(super().__sklearn_tags__())
+        tags.input_tags.categorical = True
+        tags.target_tags.required = True
+        return tags
 
 
 class MissingToNaN(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -190,7 +247,7 @@ class MissingToNaN(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> MissingToNaN:
-        X = require_frame(X, [], "MissingToNaN")
+        X = require_training_frame(X, [], "MissingToNaN")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         return self
@@ -203,4 +260,10 @@ class MissingToNaN(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
+        check_input_features(self, input_features, "MissingToNaN")
         return np.asarray(self.feature_names_in_, dtype=object)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = frame_input_tags(super().__sklearn_tags__())
+        tags.transformer_tags.preserves_dtype = []  # object columns out, whatever comes in
+        return tags

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from experiments.config import ProjectConfig
+from experiments.registry.refs import version_uri
 from experiments.registry.versions import (
     CHAMPION,
     Decision,
@@ -54,10 +55,10 @@ def run(
     champion = version_by_alias(client, name, CHAMPION)
     alpha = config.promotion.calibration_alpha
     measured_candidate = measure(
-        f"models:/{name}/{candidate.version}", config.data, train, test, alpha
+        version_uri(name, candidate.version), config.data, train, test, alpha
     )
     measured_champion = (
-        measure(f"models:/{name}/{champion.version}", config.data, train, test, alpha)
+        measure(version_uri(name, champion.version), config.data, train, test, alpha)
         if champion is not None and str(champion.version) != str(candidate.version)
         else None
     )

@@ -22,7 +22,8 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig, load_config
 from experiments.io import file_digest
-from experiments.registry.versions import RegistryError
+from experiments.registry.refs import ModelRefError, parse_model_ref
+from experiments.registry.versions import RegistryError, resolve_version
 from experiments.tracking import setup_mlflow
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -39,17 +40,18 @@ class Lineage:
 
 
 def read_lineage(client: MlflowClient, ref: str) -> Lineage:
-    """``<name>/<version>`` of a registered model, or a training run id."""
+    """A registered version (``experiments.registry.refs`` grammar), or a training run id."""
     if RUN_ID.match(ref):
         run_id = ref
-    elif "/" in ref:
-        name, version = ref.rsplit("/", 1)
-        found = client.get_model_version(name, version).run_id
+    else:
+        try:
+            name, wanted = parse_model_ref(ref)
+        except ModelRefError as error:
+            raise RegistryError(f"{error}, or a 32-character run id") from None
+        found = resolve_version(client, name, wanted).run_id
         if not found:
             raise RegistryError(f"{ref}: the version has no source run; cannot rebuild it")
         run_id = found
-    else:
-        raise RegistryError(f"{ref!r}: expected <model name>/<version> or a 32-character run id")
     run = mlflow.get_run(run_id)
     tags = run.data.tags
     missing = [t for t in ("git_commit", "data_md5", "model_family") if t not in tags]

@@ -36,8 +36,8 @@ from models.governance.gate import (
     calibration_measurements,
     evaluate_gate,
     psi_noise_bound,
-    score_psi,
 )
+from models.monitoring.stability import score_psi
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 PROMOTING_ACTIONS = {"promoted", "forced"}
@@ -95,16 +95,6 @@ def resolve_version(client: MlflowClient, name: str, ref: str | None) -> ModelVe
         ) from None
 
 
-def split_model_ref(ref: str, default_name: str) -> tuple[str, str]:
-    """(name, version or alias) from ``name@alias``, ``name/version``, ``@alias`` or a bare
-    alias/version; a missing name is ``default_name``."""
-    for separator in ("@", "/"):
-        if separator in ref:
-            name, _, version = ref.partition(separator)
-            return name or default_name, version
-    return default_name, ref
-
-
 def measure(
     model_uri: str,
     schema: DatasetSchema,
@@ -114,7 +104,7 @@ def measure(
 ) -> Measurements:
     """Gate inputs for one model on the given data: test AUC, KS, calibration (ECE and the
     validator's tests, per grade where the version has grades); score PSI train vs test
-    (``models.governance.gate.score_psi``) and the PSI that sampling noise alone reaches."""
+    (``models.monitoring.stability.score_psi``) and the PSI that sampling noise alone reaches."""
     model = mlflow.pyfunc.load_model(model_uri)
     no_reasons = {"reason_codes": 0}  # the gate needs scores only
     scored_test = model.predict(test[schema.features], params=no_reasons)

@@ -12,7 +12,8 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import read_table, write_atomic, write_json
-from experiments.registry.versions import resolve_version, split_model_ref
+from experiments.registry.refs import parse_model_ref, version_uri
+from experiments.registry.versions import resolve_version
 from experiments.tracking import setup_mlflow
 from models.contract.pyfunc import CreditRiskModel
 from models.customers.improvement import known_categories, suggest_improvements
@@ -39,10 +40,10 @@ def build(
     project_dir: Path,
 ) -> dict[str, Any]:
     setup_mlflow(config.mlflow, project_dir)
-    name, ref = split_model_ref(model_ref, config.registry.model_name)
+    name, ref = parse_model_ref(model_ref, config.registry.model_name)
     version = resolve_version(MlflowClient(), name, ref)
     model: CreditRiskModel = mlflow.pyfunc.load_model(
-        f"models:/{name}/{version.version}"
+        version_uri(name, version.version)
     ).unwrap_python_model()
     assert model.pipeline is not None and model.policy is not None
     schema, policy, pipeline = config.data, model.policy, model.pipeline

@@ -8,7 +8,6 @@ can act on it.
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import read_table, write_atomic, write_json
-from experiments.registry.versions import resolve_version, split_model_ref
+from experiments.registry.refs import parse_model_ref, version_uri
+from experiments.registry.versions import resolve_version
+from experiments.reports.html import template_environment
 from experiments.tracking import setup_mlflow
 from models.monitoring.drift import MonitoringResult, monitor
 
@@ -36,60 +37,25 @@ def result_payload(result: MonitoringResult, meta: dict[str, Any]) -> dict[str, 
     }
 
 
-def html_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>none</p>"
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row.values()) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def format_cell(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def outcomes_html(outcomes: dict[str, Any] | None) -> str:
-    """Discrimination, then the calibration tests: overall, per tier and per grade."""
-    if not outcomes:
-        return "<p>no outcomes</p>"
-    headline = {k: v for k, v in outcomes.items() if k != "calibration"}
+def render_html(payload: dict[str, Any]) -> str:
+    """The monitoring page (template ``templates/monitoring.html.j2``): findings, score and
+    tier shift, feature PSI, data quality, and outcomes with the calibration tests."""
+    outcomes = payload["outcomes"] or {}
     calibration = outcomes.get("calibration") or {}
     overall = [
         {"test": name, **{k: v for k, v in calibration[name].items() if k != "alpha"}}
         for name in ("calibration_in_the_large", "hosmer_lemeshow", "spiegelhalter")
         if name in calibration
     ]
-    parts = [html_table([headline]), "<h3>Calibration tests</h3>", html_table(overall)]
-    for name, rows in calibration.get("groups", {}).items():
-        parts += [f"<h3>Calibration per {html.escape(name)}</h3>", html_table(rows)]
-    return "".join(parts)
-
-
-def render_html(payload: dict[str, Any]) -> str:
-    sections = {
-        "findings": html_table(payload["findings"]),
-        "score": f"<p>Score PSI {payload['score_psi']:.4f}; tier PSI {payload['tier_psi']:.4f}</p>"
-        + html_table(payload["tiers"]),
-        "features": html_table(payload["features"]),
-        "data-quality": html_table(payload["data_quality"]),
-        "outcomes": outcomes_html(payload["outcomes"]),
-    }
-    body = "".join(
-        f'<section id="{key}"><h2>{key.replace("-", " ").title()}</h2>{content}</section>'
-        for key, content in sections.items()
-    )
-    title = f"Monitoring {payload['model']} — status: {payload['status'].upper()}"
-    style = "body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 8px}"
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p>reference {html.escape(payload['reference'])} ({payload['n_reference']} rows), "
-        f"current {html.escape(payload['current'])} ({payload['n_current']} rows), "
-        f"{payload['time']}</p>{body}</body></html>"
-    )
+    headline = {k: v for k, v in outcomes.items() if k != "calibration"}
+    environment = template_environment()
+    environment.filters["cell"] = format_cell
+    template = environment.get_template("monitoring.html.j2")
+    return template.render(p=payload, headline=headline, overall=overall)
 
 
 def run(
@@ -102,9 +68,9 @@ def run(
 ) -> MonitoringResult:
     setup_mlflow(config.mlflow, project_dir)
     client = MlflowClient()
-    name, ref = split_model_ref(model_ref, config.registry.model_name)
+    name, ref = parse_model_ref(model_ref, config.registry.model_name)
     version = resolve_version(client, name, ref)
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    model = mlflow.pyfunc.load_model(version_uri(name, version.version))
     samples = {"reference": read_table(reference), "current": read_table(current)}
     features = config.data.features
     scores = {k: model.predict(v[features], params={"reason_codes": 0}) for k, v in samples.items()}

@@ -40,8 +40,8 @@ from models.evaluation.tables import (
     ks_point,
     score_distribution,
 )
-from models.governance.gate import score_psi as score_psi_of
-from models.monitoring.stability import PSI_ACT, PSI_WATCH, feature_psi, psi_band
+from models.monitoring.drift import MonitoringConfig
+from models.monitoring.stability import band, feature_psi, score_psi
 from models.scoring.scorecard import TIERS, tier_table
 
 SPLITS = ("train", "valid", "test")
@@ -149,18 +149,25 @@ def tier_section(scored: Mapping[str, ScoredSplit]) -> dict[str, Any]:
 
 
 def stability_section(
-    schema: DatasetSchema, scored: Mapping[str, ScoredSplit], reference: str = "train"
+    schema: DatasetSchema,
+    scored: Mapping[str, ScoredSplit],
+    bands: MonitoringConfig,
+    reference: str = "train",
 ) -> dict[str, Any]:
-    """PSI of every feature and of the score, ``reference`` (train) vs the test split."""
+    """PSI of every feature and of the score, ``reference`` (train) vs the test split, read
+    with the PSI bands of ``monitoring`` in params.yaml."""
     expected, actual = scored[reference], scored[HELD_OUT]
-    features = feature_psi(expected.X, actual.X, schema.numeric, schema.categorical)
-    score_psi = score_psi_of(expected.scored, actual.scored)
+    watch, act = bands.psi_watch, bands.psi_act
+    features = feature_psi(
+        expected.X, actual.X, schema.numeric, schema.categorical, watch=watch, act=act
+    )
+    score = score_psi(expected.scored, actual.scored)
     return {
         "expected": reference,
         "actual": HELD_OUT,
-        "bands": {"watch_from": PSI_WATCH, "act_above": PSI_ACT},
-        "score_psi": score_psi,
-        "score_band": psi_band(score_psi),
+        "bands": {"watch_from": watch, "act_above": act},
+        "score_psi": score,
+        "score_band": band(score, watch, act),
         "features": records(features),
     }
 
@@ -187,6 +194,7 @@ def build_performance(
     schema: DatasetSchema,
     splits: Mapping[str, pd.DataFrame],
     alpha: float = 0.05,
+    bands: MonitoringConfig | None = None,
 ) -> tuple[ReportContent, dict[str, ScoredSplit]]:
     """Metrics, discrimination, calibration, tiers and stability sections of one version."""
     scored = score_splits(model, schema, {name: splits[name] for name in SPLITS})
@@ -194,5 +202,5 @@ def build_performance(
     discrimination_sections(scored, content)
     calibration_section(scored, content, alpha)
     content.numbers["tiers"] = tier_section(scored)
-    content.numbers["stability"] = stability_section(schema, scored)
+    content.numbers["stability"] = stability_section(schema, scored, bands or MonitoringConfig())
     return content, scored

@@ -24,6 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import InputError, write_atomic, write_json
+from experiments.registry.refs import parse_model_ref, version_uri
 from experiments.registry.versions import (
     CHAMPION,
     load_split,
@@ -56,16 +57,6 @@ LINEAGE_TAGS = ("git_commit", "git_dirty", "dataset_name", "data_md5", "params_h
 
 class ReportError(ValueError):
     """The report cannot be built; the message says why and what to do."""
-
-
-def parse_ref(ref: str) -> tuple[str, str]:
-    """``riskgrade-credit/3`` -> (``riskgrade-credit``, ``3``); an alias works as version."""
-    name, _, version = ref.strip().rpartition("/")
-    if not name or not version:
-        raise ReportError(
-            f"report: expected <model name>/<version>, e.g. riskgrade-credit/3, got {ref!r}"
-        )
-    return name, version
 
 
 def choose_ref(ref: str | None, registered: Path | None) -> str:
@@ -157,14 +148,14 @@ def champion_and_gate(
     name, schema = version.name, config.data
     train, test = splits["train"], splits[HELD_OUT]
     alpha = config.promotion.calibration_alpha
-    measured = measure(f"models:/{name}/{version.version}", schema, train, test, alpha)
+    measured = measure(version_uri(name, version.version), schema, train, test, alpha)
     champion = version_by_alias(client, name, CHAMPION)
     section: dict[str, Any] = {"status": "none", "version": None, "split": HELD_OUT}
     measured_champion = None
     if champion is not None and str(champion.version) == str(version.version):
         section |= {"status": "self", "version": str(champion.version)}
     elif champion is not None:
-        uri = f"models:/{name}/{champion.version}"
+        uri = version_uri(name, champion.version)
         contract = load_contract(uri)
         scored = score_splits(contract, schema, {HELD_OUT: test})
         section |= {
@@ -188,13 +179,13 @@ def build_report(
 ) -> tuple[dict[str, Any], dict[str, bytes], ModelVersion]:
     """Numbers (the JSON), figures (name -> PNG) and the version. MLflow must be set up."""
     client = MlflowClient()
-    name, wanted = parse_ref(ref)
+    name, wanted = parse_model_ref(ref)
     version = resolve_version(client, name, wanted)
-    model = load_contract(f"models:/{name}/{version.version}")
+    model = load_contract(version_uri(name, version.version))
     splits = {split: load_split(split_dir, split) for split in SPLITS}
     data = data_section(data_report, config.data, splits)  # before the slow part: fail fast
     alpha = config.promotion.calibration_alpha
-    content, scored = build_performance(model, config.data, splits, alpha)
+    content, scored = build_performance(model, config.data, splits, alpha, config.monitoring)
     build_explanations(model, scored[HELD_OUT], content, n_examples, config.seed)
     champion, gate = champion_and_gate(client, config, version, splits, content.numbers["metrics"])
     numbers = header(version) | content.numbers
@@ -216,7 +207,7 @@ def header(version: ModelVersion) -> dict[str, Any]:
             "version": str(version.version),
             "aliases": sorted(getattr(version, "aliases", []) or []),
             "run_id": version.run_id,
-            "model_uri": f"models:/{version.name}/{version.version}",
+            "model_uri": version_uri(version.name, version.version),
             "mlflow_uri": report_uri(version),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "riskgrade_version": package_version("riskgrade"),

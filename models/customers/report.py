@@ -1,13 +1,16 @@
 """The customer risk report: one customer's score, tier, strategy, reasons and next steps.
 
 Pure: the caller scores the customer, gathers past scores (keyed by a hashed id, never the
-clear one) and writes or serves the result. ``render_html`` gives a self-contained page.
+clear one) and writes or serves the result. ``render_html`` gives a self-contained page from a
+Jinja template shipped with this package.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 from typing import Any
+
+import jinja2
 
 from models.scoring.strategy import TierStrategy
 
@@ -45,17 +48,14 @@ def describe_improvement(item: dict[str, Any]) -> str:
     )
 
 
-def _list(items: list[str]) -> str:
-    if not items:
-        return "<p>none</p>"
-    return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
-
-
 def render_html(report: dict[str, Any]) -> str:
+    """The report as one self-contained page (Jinja template ``templates/customer_report.html.j2``,
+    shipped with this package so that the service and the CLI render the same page)."""
     strategy = report["strategy"]
+    cap = strategy["credit_limit_cap"]
     terms = [
         f"credit limit x{strategy['credit_limit_multiplier']}"
-        + (f" (cap {strategy['credit_limit_cap']:,.0f})" if strategy["credit_limit_cap"] else ""),
+        + (f" (cap {cap:,.0f})" if cap else ""),
         f"payment terms {strategy['payment_terms_days']} days",
         "collateral / guarantee required" if strategy["collateral_required"] else "no collateral",
         f"review every {strategy['review_every_months']} month(s)",
@@ -63,24 +63,17 @@ def render_html(report: dict[str, Any]) -> str:
     history = [
         f"{h.get('time', '')}: score {h['score']}, tier {h['tier']}" for h in report["history"]
     ]
-    sections = {
-        "summary": f"<p>Score <b>{report['score']}</b>, probability of default "
-        f"<b>{report['pd']:.1%}</b>, rating grade <b>{report.get('grade') or '-'}</b>, "
-        f"risk tier <b>{html.escape(report['tier'])}</b> "
-        f"(model {html.escape(report['model'])})</p>",
-        "strategy": _list(terms)
-        + "<h3>Recommended actions</h3>"
-        + _list(report["recommended_actions"]),
-        "risk-factors": _list(report["risk_factors"]),
-        "improvements": _list([describe_improvement(i) for i in report["improvements"]]),
-        "history": _list(history),
-    }
-    body = "".join(
-        f'<section id="{key}"><h2>{key.replace("-", " ").capitalize()}</h2>{content}</section>'
-        for key, content in sections.items()
+    improvements = [describe_improvement(i) for i in report["improvements"]]
+    return template().render(r=report, terms=terms, history=history, improvements=improvements)
+
+
+@functools.cache
+def template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("models.customers", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Customer risk report</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:50em}</style></head>"
-        f"<body><h1>Customer risk report</h1>{body}</body></html>"
-    )
+    return environment.get_template("customer_report.html.j2")

@@ -70,21 +70,3 @@ def roc_points(y: np.ndarray, pd_: np.ndarray) -> pd.DataFrame:
     """False / true positive rates at every threshold (for DVC plots and PNGs)."""
     fpr, tpr, thresholds = roc_curve(y, pd_)
     return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(thresholds, 1.0)})
-
-
-def population_stability_index(
-    expected: np.ndarray, actual: np.ndarray, n_bins: int = 10, epsilon: float = 1e-4
-) -> float:
-    """PSI = sum((a - e) * ln(a / e)) over bins cut at the ``expected`` sample's quantiles.
-
-    The usual reading: < 0.1 stable, 0.1-0.25 watch, > 0.25 act. Shares are floored at
-    ``epsilon`` so an empty bin does not give an infinite PSI.
-    """
-    expected = np.asarray(expected, dtype="float64")
-    actual = np.asarray(actual, dtype="float64")
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, n_bins + 1)[1:-1]))
-    e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1)
-    a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1)
-    e_share = np.maximum(e / e.sum(), epsilon)
-    a_share = np.maximum(a / a.sum(), epsilon)
-    return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))

@@ -10,13 +10,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 from scipy.stats import chi2
 
 from features.schema import FrozenModel
 from models.evaluation.calibration_tests import calibration_in_the_large, grade_tests, spiegelhalter
-from models.evaluation.metrics import population_stability_index
 
 
 class GateConfig(FrozenModel):
@@ -189,18 +187,6 @@ def calibration_measurements(
         for r in failing.itertuples()
     )
     return fields
-
-
-def score_psi(reference: pd.DataFrame, current: pd.DataFrame) -> float:
-    """Score PSI between two scored populations (training and test splits).
-
-    Computed on the PD, before scores are rounded to integers: PSI's quantile bins are
-    invariant to the monotone PD -> score map, and rounding would add ties that depend on the
-    PDO scaling (and on how much calibration compresses the PDs) rather than on the population.
-    """
-    return population_stability_index(
-        reference["pd"].to_numpy(dtype="float64"), current["pd"].to_numpy(dtype="float64")
-    )
 
 
 def psi_noise_bound(n_reference: int, n_current: int, alpha: float, bins: int = 10) -> float:

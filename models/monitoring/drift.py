@@ -21,7 +21,7 @@ from features.schema import DatasetSchema, FrozenModel
 from models.evaluation.calibration_tests import calibration_summary
 from models.evaluation.metrics import compute_metrics
 from models.monitoring.early_warning import AlertConfig
-from models.monitoring.stability import categorical_psi, feature_psi, numeric_psi
+from models.monitoring.stability import band, categorical_psi, feature_psi, score_psi
 from models.scoring.scorecard import TIERS
 
 Status = Literal["stable", "watch", "act"]
@@ -55,10 +55,6 @@ class MonitoringResult:
         """The worst band among the findings."""
         levels: list[Status] = [level for level, _ in self.findings]
         return max(levels, key=SEVERITY.__getitem__, default="stable")
-
-
-def band(value: float, watch: float, act: float) -> Status:
-    return "stable" if value < watch else ("watch" if value <= act else "act")
 
 
 def tier_shift(reference_tiers: pd.Series, current_tiers: pd.Series) -> tuple[pd.DataFrame, float]:
@@ -193,8 +189,15 @@ def monitor(
         y = current[schema.target].to_numpy()
         outcomes = outcome_section(y, cur_scores, validation_auc)
     result = MonitoringResult(
-        score_psi=numeric_psi(ref_scores["score"], cur_scores["score"]),
-        features=feature_psi(reference, current, schema.numeric, schema.categorical),
+        score_psi=score_psi(ref_scores, cur_scores),
+        features=feature_psi(
+            reference,
+            current,
+            schema.numeric,
+            schema.categorical,
+            watch=config.psi_watch,
+            act=config.psi_act,
+        ),
         tiers=tiers,
         tier_psi=tier_psi,
         data_quality=data_quality(reference, current, schema),

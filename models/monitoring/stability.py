@@ -2,13 +2,15 @@
 
 PSI = sum over bins of ``(a - e) * ln(a / e)``, with ``e`` and ``a`` the shares of the
 expected (reference, e.g. training) and actual (e.g. test or this month's) sample in each bin.
-Numeric variables are cut at the expected sample's deciles (the same rule as
-``population_stability_index``, re-exported here); categorical ones use one bin per category.
+Numeric variables are cut at the expected sample's deciles (``population_stability_index``);
+categorical ones use one bin per category.
 Missing values form a bin of their own in both cases, so a rise in missing values shows up.
 Shares are floored at ``epsilon`` so an empty bin gives a large, finite PSI.
 
-The usual reading (``psi_band``): < 0.1 stable, 0.1-0.25 watch, > 0.25 act. Used by the
-validation report (train vs test) and by monitoring (training vs production).
+The reading (``band``): below ``psi_watch`` stable, up to ``psi_act`` watch, above it act;
+the thresholds come from ``params.yaml`` (``monitoring.psi_watch`` / ``psi_act``, usually 0.1
+and 0.25). This is the one PSI of riskgrade: the validation report (train vs test),
+monitoring (reference vs current) and the promotion gate (score PSI) all use it.
 """
 
 from __future__ import annotations
@@ -19,31 +21,48 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from models.evaluation.metrics import population_stability_index
-
-__all__ = [
-    "PSI_ACT",
-    "PSI_WATCH",
-    "categorical_psi",
-    "feature_psi",
-    "numeric_psi",
-    "population_stability_index",
-    "psi_band",
-]
-
-PSI_WATCH = 0.10  # from here on: watch
-PSI_ACT = 0.25  # above this: act (investigate, retrain or recalibrate)
+PSI_WATCH = 0.10  # defaults of monitoring.psi_watch / psi_act in params.yaml
+PSI_ACT = 0.25
 EPSILON = 1e-4
 MISSING = "(missing)"
 
 Band = Literal["stable", "watch", "act"]
 
 
-def psi_band(value: float) -> Band:
-    """``stable`` below 0.1, ``watch`` from 0.1 to 0.25, ``act`` above 0.25."""
-    if value < PSI_WATCH:
+def band(value: float, watch: float = PSI_WATCH, act: float = PSI_ACT) -> Band:
+    """``stable`` below ``watch``, ``watch`` up to ``act``, ``act`` above it: the reading of a
+    PSI (thresholds from ``monitoring`` in params.yaml), or of any higher-is-worse figure."""
+    if value < watch:
         return "stable"
-    return "watch" if value <= PSI_ACT else "act"
+    return "watch" if value <= act else "act"
+
+
+def population_stability_index(
+    expected: np.ndarray, actual: np.ndarray, n_bins: int = 10, epsilon: float = 1e-4
+) -> float:
+    """PSI = sum((a - e) * ln(a / e)) over bins cut at the ``expected`` sample's quantiles.
+
+    Read it with ``band``. Shares are floored at
+    ``epsilon`` so an empty bin does not give an infinite PSI.
+    """
+    expected = np.asarray(expected, dtype="float64")
+    actual = np.asarray(actual, dtype="float64")
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1)
+    a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1)
+    e_share = np.maximum(e / e.sum(), epsilon)
+    a_share = np.maximum(a / a.sum(), epsilon)
+    return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
+
+
+def score_psi(reference: pd.DataFrame, current: pd.DataFrame) -> float:
+    """PSI of the score between two scored populations (frames with a ``pd`` column).
+
+    Computed on the PD, before scores are rounded to integers: PSI's quantile bins are
+    invariant to the monotone PD -> score map, and rounding would add ties that depend on the
+    PDO scaling (and on how much calibration compresses the PDs) rather than on the population.
+    """
+    return numeric_psi(reference["pd"], current["pd"])
 
 
 def psi_from_counts(expected: pd.Series, actual: pd.Series, epsilon: float = EPSILON) -> float:
@@ -107,6 +126,8 @@ def feature_psi(
     numeric: Sequence[str],
     categorical: Sequence[str],
     n_bins: int = 10,
+    watch: float = PSI_WATCH,
+    act: float = PSI_ACT,
 ) -> pd.DataFrame:
     """PSI and band per feature (``feature``, ``kind``, ``psi``, ``band``), largest PSI first."""
     missing = [c for c in [*numeric, *categorical] if c not in expected or c not in actual]
@@ -120,5 +141,5 @@ def feature_psi(
         for column in categorical
     ]
     table = pd.DataFrame(rows, columns=["feature", "kind", "psi"])
-    table["band"] = [psi_band(value) for value in table["psi"]]
+    table["band"] = [band(value, watch, act) for value in table["psi"]]
     return table.sort_values("psi", ascending=False, kind="stable").reset_index(drop=True)

@@ -13,28 +13,20 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import select
 
 from models.customers.report import build_customer_report, render_html
 from models.scoring.reason_codes import default_label
 from serving.scoring.predictor import grades_of
 from serving.service import ERROR_RESPONSES, Scoring
-from serving.stores.audit import decisions, hash_customer_id
+from serving.stores.audit import customer_decisions, hash_customer_id
 from serving.stores.portfolio import customer_history, open_store
 
 router = APIRouter(tags=["customers"])
 
 
 def service_decisions(url: str, key: str) -> list[dict[str, Any]]:
-    """Service decisions about one customer, oldest first."""
-    query = (
-        select(decisions.c.decided_at, decisions.c.model_version, decisions.c.pd,
-               decisions.c.score, decisions.c.tier, decisions.c.reason_codes)
-        .where(decisions.c.customer_hash == key)
-        .order_by(decisions.c.decided_at)
-    )  # fmt: skip
-    with open_store(url).connect() as connection:  # the audit trail's database
-        rows = connection.execute(query).mappings().all()
+    """Service decisions about one customer, oldest first, as history entries."""
+    rows = customer_decisions(url, key)
     return [
         {"time": r["decided_at"].isoformat(timespec="seconds"), "model_version": r["model_version"],
          "pd": float(r["pd"]), "score": int(r["score"]), "tier": r["tier"],

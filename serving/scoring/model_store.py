@@ -1,9 +1,12 @@
 """Load the version an alias points to from the MLflow registry, check it, swap it in.
 
 Loading resolves the alias to a version number first and loads that exact version, so a
-concurrent promotion cannot mix two versions. Every load ends with a smoke prediction: the
-compiled fast path must reproduce the registered pipeline (``CreditRiskModel.score``) on the
-model's own input example to 1e-9, or the version is refused.
+concurrent promotion cannot mix two versions. Compiling a LightGBM model checks its fast path
+(tabulated TreeSHAP, single-row predictor) against ``Booster.predict`` on probe rows at every
+split threshold (``models.fastpath.probes``); a part that differs is replaced by LightGBM's own
+predictor and the version is served with a logged warning. Every load ends with a smoke
+prediction: the compiled fast path must reproduce the registered pipeline
+(``CreditRiskModel.score``) on the model's own input example to 1e-9, or the version is refused.
 
 ``ModelHolder.current`` is swapped by one reference assignment: a request reads it once and
 finishes on the model it started with; a failed reload leaves it untouched.
@@ -106,6 +109,11 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
         raise
     except Exception as error:  # any failure to load is reported, never half-served
         raise ModelLoadError(f"cannot load {uri}: {type(error).__name__}: {error}") from error
+    if compiled.booster is not None and compiled.booster.fallback_reason is not None:
+        reason = compiled.booster.fallback_reason
+        log.warning(
+            "%s: LightGBM's own predictor answers where the fast path differed: %s", uri, reason
+        )
     columns = input_columns(pyfunc, compiled.categories)
     details = registry_client(settings).get_model_version(settings.model_name, version)
     model = LoadedModel(

@@ -26,12 +26,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
     insert,
     select,
 )
 from sqlalchemy.exc import DBAPIError
+
+from serving.stores.engine import shared_engine
 
 log = logging.getLogger("riskgrade.audit")
 metadata = MetaData()
@@ -109,22 +109,6 @@ def hash_customer_id(customer_id: str | None, secret: bytes) -> str | None:
     return hmac.new(secret, customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def make_engine(url: str) -> Engine:
-    """Engine for the audit URL; SQLite gets WAL and a busy timeout."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection: Any, _: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    return engine
-
-
 def decision_row(now: datetime | None = None, **fields: Any) -> dict[str, Any]:
     """A row of the ``decisions`` table (``decided_at`` defaults to now, UTC)."""
     return {"decided_at": now or datetime.now(UTC), **fields}
@@ -148,9 +132,17 @@ def query_decisions(
         query = query.where(decisions.c.tier == tier)
     if model_version is not None:
         query = query.where(decisions.c.model_version == model_version)
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
-    finally:
-        engine.dispose()
+    with shared_engine(url).connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
+
+
+def customer_decisions(url: str, customer_hash: str) -> list[dict[str, Any]]:
+    """The service's decisions about one customer (by keyed hash), oldest first."""
+    query = (
+        select(decisions.c.decided_at, decisions.c.model_version, decisions.c.pd,
+               decisions.c.score, decisions.c.tier, decisions.c.reason_codes)
+        .where(decisions.c.customer_hash == customer_hash)
+        .order_by(decisions.c.decided_at)
+    )  # fmt: skip
+    with shared_engine(url).connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]

@@ -30,9 +30,9 @@ from serving.stores.audit import (
     AuditUnavailableError,
     InsertStatement,
     create_tables,
-    make_engine,
     metadata,
 )
+from serving.stores.engine import make_engine
 
 log = logging.getLogger("riskgrade.audit")
 CHECKPOINT_SECONDS = 1.0

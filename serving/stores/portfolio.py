@@ -22,12 +22,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
     insert,
     select,
 )
 
 from serving.stores.audit import create_tables
+from serving.stores.engine import shared_engine
 
 metadata = MetaData()
 scoring_runs = Table(
@@ -70,8 +70,9 @@ alerts = Table(
 
 @functools.lru_cache(maxsize=8)
 def open_store(url: str) -> Engine:
-    """Engine with the portfolio tables created if missing (one per URL and process)."""
-    engine = create_engine(url)
+    """The shared engine of ``url`` with the portfolio tables created if missing (once per
+    URL and process)."""
+    engine = shared_engine(url)
     create_tables(metadata, engine)
     return engine
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.evaluation.metrics import compute_ks, population_stability_index
+from models.evaluation.metrics import compute_ks
 from models.evaluation.tables import (
     default_rate_increases,
     gains_table,
@@ -14,7 +14,15 @@ from models.evaluation.tables import (
     ks_point,
     score_distribution,
 )
-from models.monitoring.stability import categorical_psi, feature_psi, numeric_psi, psi_band
+from models.monitoring.stability import (
+    band as psi_band,
+)
+from models.monitoring.stability import (
+    categorical_psi,
+    feature_psi,
+    numeric_psi,
+    population_stability_index,
+)
 
 # 10 customers, PD falling from 0.9 to 0.05; defaults are customers 1, 2, 4 and 7 (riskiest = 1).
 Y = np.array([1, 1, 0, 1, 0, 0, 1, 0, 0, 0])

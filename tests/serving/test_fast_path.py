@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from serving_support import NAME, Registry, fit
 
-from models.explain.explanation import encoded_background_mean, explain
+from models.explain.explanation import explain
 from models.fastpath.compiled import CompiledPipeline, columns_from_records, compile_pipeline
 from serving.scoring.model_store import input_columns
 from serving.scoring.predictor import LoadedModel, decide
@@ -29,15 +29,15 @@ TOLERANCE = 1e-9
 
 @pytest.fixture(scope="module", params=["lightgbm", "woe", "onehot"])
 def family(request: pytest.FixtureRequest, registry: Registry) -> tuple[str, object, object]:
-    """(family, pipeline, background mean): v1 and v2 loaded back from the registry."""
+    """(family, pipeline, background mean) loaded back from the registry: v1 (LightGBM), v2
+    (logistic on WoE) and a one-hot logistic version registered here, once per module."""
     if request.param == "onehot":
-        # Fitted in memory: the registered one-hot pipeline cannot be loaded back yet (skops
-        # refuses numpy.dtype, see models.contract.pyfunc.TRUSTED_TYPES).
-        pipeline = fit(registry.config, registry.parts["train"], "onehot").model
-        train = registry.parts["train"][registry.features]
-        return request.param, pipeline, encoded_background_mean(pipeline, train)
+        fitted = fit(registry.config, registry.parts["train"], "onehot")
+        tags = {"model_family": "logistic", "test_roc_auc": "0.78", "data_md5": "abc123"}
+        version = registry.register(fitted, tags)
+    else:
+        version = "1" if request.param == "lightgbm" else "2"
     mlflow.set_tracking_uri(registry.uri)
-    version = "1" if request.param == "lightgbm" else "2"
     model = mlflow.pyfunc.load_model(f"models:/{NAME}/{version}").unwrap_python_model()
     return request.param, model.pipeline, model.background_mean
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from experiments.io import InputError
+from experiments.registry.refs import ModelRefError, parse_model_ref
 from experiments.reports.html import format_number
 from experiments.reports.summary import summary_section
-from experiments.reports.validation import ReportError, choose_ref, parse_ref
+from experiments.reports.validation import ReportError, choose_ref
 
 
 def report_numbers(**changes: Any) -> dict[str, Any]:
@@ -80,10 +81,15 @@ def test_format_number(value: Any, kind: str, text: str) -> None:
 
 
 def test_version_references() -> None:
-    assert parse_ref("riskgrade-credit/3") == ("riskgrade-credit", "3")
-    assert parse_ref("riskgrade-credit/champion") == ("riskgrade-credit", "champion")
-    with pytest.raises(ReportError, match="expected <model name>/<version>"):
-        parse_ref("riskgrade-credit")
+    assert parse_model_ref("riskgrade-credit/3") == ("riskgrade-credit", "3")
+    assert parse_model_ref("riskgrade-credit/champion") == ("riskgrade-credit", "champion")
+    assert parse_model_ref("riskgrade-credit@champion") == ("riskgrade-credit", "champion")
+    assert parse_model_ref("@champion", "default") == ("default", "champion")
+    assert parse_model_ref("3", "default") == ("default", "3")
+    with pytest.raises(ModelRefError, match="expected <model name>/<version>"):
+        parse_model_ref("riskgrade-credit")
+    with pytest.raises(ModelRefError, match="expected <model name>/<version>"):
+        parse_model_ref("riskgrade-credit/")
     with pytest.raises(ReportError, match="not both or neither"):
         choose_ref("riskgrade-credit/3", Path("registered.json"))
     with pytest.raises(InputError, match="run `dvc repro register` first"):
