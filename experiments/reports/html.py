@@ -19,6 +19,8 @@ from typing import Any
 import jinja2
 from matplotlib.figure import Figure
 
+from models.templating import template_environment as shared_environment
+
 TEMPLATE = "validation_report.html.j2"
 SECTION_IDS = (
     "summary",
@@ -68,14 +70,8 @@ def format_number(value: Any, kind: str = "float") -> str:
 
 
 def template_environment() -> jinja2.Environment:
-    """Templates from the installed ``experiments`` package; every value HTML-escaped."""
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("experiments.reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The report templates of ``experiments.reports`` with the ``fmt`` number filter."""
+    environment = shared_environment("experiments.reports")
     environment.filters["fmt"] = format_number
     return environment
 

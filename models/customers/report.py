@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 from models.scoring.strategy import TierStrategy
+from models.templating import template_environment
 
 
 def build_customer_report(
@@ -69,11 +70,4 @@ def render_html(report: dict[str, Any]) -> str:
 
 @functools.cache
 def template() -> jinja2.Template:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("models.customers", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return environment.get_template("customer_report.html.j2")
+    return template_environment("models.customers").get_template("customer_report.html.j2")
