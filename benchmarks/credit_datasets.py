@@ -279,6 +279,28 @@ def load_modeldata(cache_dir: Path, name: str) -> pd.DataFrame:
     return read_r_lazyload(tree / MODELDATA_DB, name)
 
 
+def modeldata_dataset(
+    cache_dir: Path,
+    name: str,
+    target: str,
+    numeric: list[str],
+    categorical: list[str],
+    excluded: list[str],
+) -> CreditDataset:
+    """A data frame of R's modeldata package (outcome ``"good"``/``"bad"``, licence MIT) with
+    the roles of its columns."""
+    return CreditDataset(
+        name=name,
+        frame=load_modeldata(cache_dir, name),
+        target=target,
+        positive_label="bad",
+        numeric=numeric,
+        categorical=categorical,
+        excluded=excluded,
+        source=describe(MODELDATA_DEB, f"{MODELDATA_DB}.rdb object {name}", "licence MIT"),
+    )
+
+
 def load_credit_data(cache_dir: Path) -> CreditDataset:
     """Consumer loans from a Spanish data-mining course (L. A. Belanche Muñoz's site, via
     github.com/gastonstat/CreditScoring); modeldata dropped one row without outcome.
@@ -286,26 +308,20 @@ def load_credit_data(cache_dir: Path) -> CreditDataset:
     Money columns are as published (unit not documented); ``Time`` is the loan term in months,
     ``Seniority`` years in the current job. ``Home == "ignore"`` is a label of the source.
     """
-    return CreditDataset(
-        name="credit_data",
-        frame=load_modeldata(cache_dir, "credit_data"),
-        target="Status",
-        positive_label="bad",
-        numeric=[
-            "Seniority",
-            "Time",
-            "Age",
-            "Expenses",
-            "Income",
-            "Assets",
-            "Debt",
-            "Amount",
-            "Price",
-        ],
-        categorical=["Home", "Records", "Job"],
-        excluded=["Marital"],  # marital status: protected characteristic
-        source=describe(MODELDATA_DEB, f"{MODELDATA_DB}.rdb object credit_data", "licence MIT"),
-    )
+    numeric = [
+        "Seniority",
+        "Time",
+        "Age",
+        "Expenses",
+        "Income",
+        "Assets",
+        "Debt",
+        "Amount",
+        "Price",
+    ]
+    excluded = ["Marital"]  # marital status: protected characteristic
+    categorical = ["Home", "Records", "Job"]
+    return modeldata_dataset(cache_dir, "credit_data", "Status", numeric, categorical, excluded)
 
 
 def load_lending_club(cache_dir: Path) -> CreditDataset:
@@ -316,34 +332,27 @@ def load_lending_club(cache_dir: Path) -> CreditDataset:
     ``sub_grade`` are Lending Club's own risk grading at origination (not leakage, but a
     strong prior model). ``emp_length == "emp_unk"`` is the source's unknown-value token.
     """
-    return CreditDataset(
-        name="lending_club",
-        frame=load_modeldata(cache_dir, "lending_club"),
-        target="Class",
-        positive_label="bad",
-        numeric=[
-            "funded_amnt",
-            "int_rate",
-            "annual_inc",
-            "delinq_2yrs",
-            "inq_last_6mths",
-            "revol_util",
-            "acc_now_delinq",
-            "open_il_6m",
-            "open_il_12m",
-            "open_il_24m",
-            "total_bal_il",
-            "all_util",
-            "inq_fi",
-            "inq_last_12m",
-            "delinq_amnt",
-            "num_il_tl",
-            "total_il_high_credit_limit",
-        ],
-        categorical=["term", "sub_grade", "addr_state", "verification_status", "emp_length"],
-        excluded=[],
-        source=describe(MODELDATA_DEB, f"{MODELDATA_DB}.rdb object lending_club", "licence MIT"),
-    )
+    numeric = [
+        "funded_amnt",
+        "int_rate",
+        "annual_inc",
+        "delinq_2yrs",
+        "inq_last_6mths",
+        "revol_util",
+        "acc_now_delinq",
+        "open_il_6m",
+        "open_il_12m",
+        "open_il_24m",
+        "total_bal_il",
+        "all_util",
+        "inq_fi",
+        "inq_last_12m",
+        "delinq_amnt",
+        "num_il_tl",
+        "total_il_high_credit_limit",
+    ]
+    categorical = ["term", "sub_grade", "addr_state", "verification_status", "emp_length"]
+    return modeldata_dataset(cache_dir, "lending_club", "Class", numeric, categorical, [])
 
 
 def load_hmeq(cache_dir: Path) -> CreditDataset:

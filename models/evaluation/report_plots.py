@@ -13,27 +13,26 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from models.evaluation.plots import ROC_AXES, new_chart, plot_diagonal
+
 SPLIT_COLOURS = {"train": "tab:grey", "valid": "tab:orange", "test": "tab:blue"}
 
 
 def plot_roc_by_split(rocs: Mapping[str, pd.DataFrame], aucs: Mapping[str, float]) -> Figure:
     """ROC curves of several splits on one chart (a gap between train and test = overfit)."""
-    figure = Figure(figsize=(5.5, 5.5), layout="constrained")
-    ax = figure.subplots()
+    figure, ax = new_chart((5.5, 5.5), ROC_AXES, "ROC by split", "constrained")
     for split, roc in rocs.items():
         colour = SPLIT_COLOURS.get(split)
         ax.plot(roc["fpr"], roc["tpr"], color=colour, label=f"{split} (AUC {aucs[split]:.3f})")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="lightgrey", label="random")
-    ax.set(xlabel="false positive rate (goods rejected)", ylabel="true positive rate (bads caught)")
-    ax.set_title("ROC by split")
+    plot_diagonal(ax, "random", colour="lightgrey")
     ax.legend(loc="lower right")
     return figure
 
 
 def plot_ks(curve: pd.DataFrame, point: Mapping[str, float], title: str) -> Figure:
     """Cumulative shares of defaults and non-defaults, riskiest customers first, with the KS."""
-    figure = Figure(figsize=(6, 4.5), layout="constrained")
-    ax = figure.subplots()
+    axes = ("share of customers, riskiest first", "cumulative share of the outcome")
+    figure, ax = new_chart((6, 4.5), axes, title, "constrained")
     x = curve["population_share"]
     ax.plot(x, curve["cum_share_defaults"], color="tab:red", label="defaults (bads)")
     ax.plot(x, curve["cum_share_goods"], color="tab:green", label="non-defaults (goods)")
@@ -46,29 +45,25 @@ def plot_ks(curve: pd.DataFrame, point: Mapping[str, float], title: str) -> Figu
         linestyle=":",
         label=f"KS {point['ks']:.3f} at PD {point['threshold_pd']:.3f}",
     )
-    ax.set(xlabel="share of customers, riskiest first", ylabel="cumulative share of the outcome")
-    ax.set_title(title)
     ax.legend(loc="lower right")
     return figure
 
 
 def plot_gains(gains: pd.DataFrame, title: str) -> Figure:
     """Cumulative share of defaults caught against customers reviewed, by decile."""
-    figure = Figure(figsize=(6, 4.5), layout="constrained")
-    ax = figure.subplots()
+    axes = ("share of customers, riskiest decile first", "share of defaults caught")
+    figure, ax = new_chart((6, 4.5), axes, title, "constrained")
     x = [0.0, *gains["cum_share_customers"]]
     ax.plot(x, [0.0, *gains["cum_share_defaults"]], marker="o", label="model")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
-    ax.set(xlabel="share of customers, riskiest decile first", ylabel="share of defaults caught")
-    ax.set_title(title)
+    plot_diagonal(ax, "random")
     ax.legend(loc="lower right")
     return figure
 
 
 def plot_score_distribution(distribution: pd.DataFrame, title: str) -> Figure:
     """Share of non-defaults and of defaults per score band (each outcome sums to 1)."""
-    figure = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = figure.subplots()
+    axes = ("credit score (higher = safer)", "share of the outcome's customers")
+    figure, ax = new_chart((7, 4.5), axes, title, "constrained")
     width = distribution["score_to"] - distribution["score_from"]
     for column, colour, label in (
         ("share_goods", "tab:green", "non-defaults"),
@@ -83,7 +78,5 @@ def plot_score_distribution(distribution: pd.DataFrame, title: str) -> Figure:
             color=colour,
             label=label,
         )
-    ax.set(xlabel="credit score (higher = safer)", ylabel="share of the outcome's customers")
-    ax.set_title(title)
     ax.legend(loc="upper right")
     return figure

@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from experiments.config import ProjectConfig
+from features.schema import DatasetSchema
 from features.splitting import split_dataset
 from models.factory import build_model_pipeline
 from models.families.config import LightGBMConfig
@@ -32,71 +33,68 @@ def splits(project_config: ProjectConfig, german_credit: pd.DataFrame) -> dict[s
     )
 
 
+@pytest.fixture(scope="module")
+def schema(project_config: ProjectConfig) -> DatasetSchema:
+    return project_config.data
+
+
+@pytest.fixture(scope="module")
+def held_out(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The test split: rows no model in this module was fitted on."""
+    return splits["test"]
+
+
 def fit(config: ProjectConfig, model_config: Any, train: pd.DataFrame) -> Pipeline:
     schema = config.data
     pipeline = build_model_pipeline(schema, config.features, model_config, config.seed, n_jobs=1)
     return pipeline.fit(train[schema.features], train[schema.target])
 
 
+@pytest.fixture(scope="module", params=FAMILIES)
+def family(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def fitted(project_config: ProjectConfig, splits: dict[str, pd.DataFrame]) -> dict[str, Pipeline]:
-    return {
-        name: fit(project_config, project_config.models.get(name), splits["train"])
-        for name in FAMILIES
-    }
+def model(project_config: ProjectConfig, family: str, splits: dict[str, pd.DataFrame]) -> Pipeline:
+    """The family's pipeline fitted on the training split, once per module and family."""
+    return fit(project_config, project_config.models.get(family), splits["train"])
 
 
 def predict(pipeline: Pipeline, rows: pd.DataFrame) -> np.ndarray:
     return np.asarray(pipeline.predict_proba(rows)[:, 1])
 
 
-@pytest.mark.parametrize("family", FAMILIES)
 def test_auc_on_held_out_test_is_above_floor(
-    family: str,
-    fitted: dict[str, Pipeline],
-    splits: dict[str, pd.DataFrame],
-    project_config: ProjectConfig,
+    model: Pipeline, held_out: pd.DataFrame, schema: DatasetSchema
 ) -> None:
-    test, schema = splits["test"], project_config.data
-    auc = roc_auc_score(test[schema.target], predict(fitted[family], test[schema.features]))
+    auc = roc_auc_score(held_out[schema.target], predict(model, held_out[schema.features]))
     assert auc >= AUC_FLOOR
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_clearly_risky_applicant_scores_above_clearly_safe_one(
-    family: str, fitted: dict[str, Pipeline]
-) -> None:
-    pd_safe, pd_risky = predict(fitted[family], pd.DataFrame([SAFE, RISKY]))
+def test_clearly_risky_applicant_scores_above_clearly_safe_one(model: Pipeline) -> None:
+    pd_safe, pd_risky = predict(model, pd.DataFrame([SAFE, RISKY]))
     assert pd_risky > pd_safe + 0.2
 
 
-@pytest.mark.parametrize("family", FAMILIES)
 def test_predictions_ignore_ids_extra_columns_and_row_order(
-    family: str,
-    fitted: dict[str, Pipeline],
-    splits: dict[str, pd.DataFrame],
-    project_config: ProjectConfig,
+    model: Pipeline, held_out: pd.DataFrame, schema: DatasetSchema
 ) -> None:
-    rows = splits["test"].head(50)
-    schema = project_config.data
-    base = predict(fitted[family], rows[schema.features])
+    rows = held_out.head(50)
+    base = predict(model, rows[schema.features])
     renamed = rows.assign(**{schema.id_name: [f"other-{i}" for i in range(len(rows))]})
-    assert np.array_equal(predict(fitted[family], renamed), base)  # id and extra columns
+    assert np.array_equal(predict(model, renamed), base)  # id and extra columns
     shuffled = rows[schema.features].iloc[::-1]
     # BLAS may sum in another order for another row layout: equal to rounding, not bit for bit.
-    np.testing.assert_allclose(predict(fitted[family], shuffled), base[::-1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(predict(model, shuffled), base[::-1], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
 def test_longer_loans_are_riskier_on_average(
-    family: str,
-    fitted: dict[str, Pipeline],
-    splits: dict[str, pd.DataFrame],
-    project_config: ProjectConfig,
+    model: Pipeline, held_out: pd.DataFrame, schema: DatasetSchema
 ) -> None:
-    rows = splits["test"][project_config.data.features]
-    short = predict(fitted[family], rows.assign(duration_in_month=6))
-    long = predict(fitted[family], rows.assign(duration_in_month=60))
+    rows = held_out[schema.features]
+    short = predict(model, rows.assign(duration_in_month=6))
+    long = predict(model, rows.assign(duration_in_month=60))
     assert long.mean() > short.mean()
 
 
@@ -129,25 +127,20 @@ def test_monotone_constraints_are_enforced(
     assert (curves[:, -1] > curves[:, 0]).any()  # the constraint allows a response, not none
 
 
-@pytest.mark.parametrize("family", FAMILIES)
 def test_probabilities_are_calibrated_on_average(
-    family: str,
-    fitted: dict[str, Pipeline],
-    splits: dict[str, pd.DataFrame],
-    project_config: ProjectConfig,
+    model: Pipeline, held_out: pd.DataFrame, schema: DatasetSchema
 ) -> None:
-    test, schema = splits["test"], project_config.data
-    mean_pd = predict(fitted[family], test[schema.features]).mean()
-    assert abs(mean_pd - test[schema.target].mean()) < 0.05
+    mean_pd = predict(model, held_out[schema.features]).mean()
+    assert abs(mean_pd - held_out[schema.target].mean()) < 0.05
 
 
-@pytest.mark.parametrize("family", FAMILIES)
 def test_training_is_deterministic(
+    model: Pipeline,
     family: str,
     project_config: ProjectConfig,
     splits: dict[str, pd.DataFrame],
-    fitted: dict[str, Pipeline],
+    held_out: pd.DataFrame,
 ) -> None:
     again = fit(project_config, project_config.models.get(family), splits["train"])
-    rows = splits["test"][project_config.data.features]
-    assert np.array_equal(predict(again, rows), predict(fitted[family], rows))
+    rows = held_out[project_config.data.features]
+    assert np.array_equal(predict(again, rows), predict(model, rows))

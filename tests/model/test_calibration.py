@@ -123,12 +123,17 @@ def fast_columns(compiled: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "logistic"])
+@pytest.fixture(scope="module", params=["lightgbm", "logistic"])
+def platt(request: pytest.FixtureRequest, project_config: ProjectConfig, split: dict) -> Any:
+    """Each family with Platt calibration and its policy, fitted once per module."""
+    return fitted(project_config, split, request.param)
+
+
 def test_calibrated_pd_is_a_probability_and_keeps_the_ranking(
-    project_config: ProjectConfig, split: dict, family: str
+    project_config: ProjectConfig, split: dict, platt: Any
 ) -> None:
     schema = project_config.data
-    model, policy = fitted(project_config, split, family)
+    model, policy = platt
     test = split["test"]
     X, y = test[schema.features], test[schema.target].to_numpy()
     pd_ = model.predict_proba(X)[:, 1]
@@ -140,12 +145,11 @@ def test_calibrated_pd_is_a_probability_and_keeps_the_ranking(
     assert policy.calibration["method"] == "platt" and policy.grades is not None
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "logistic"])
 def test_contributions_add_up_to_calibrated_log_odds_and_fast_path_agrees(
-    project_config: ProjectConfig, split: dict, family: str
+    project_config: ProjectConfig, split: dict, platt: Any
 ) -> None:
     schema = project_config.data
-    model, _ = fitted(project_config, split, family)
+    model, _ = platt
     X = split["test"][schema.features].reset_index(drop=True)
     background = (
         encoded_background_mean(model, split["train"][schema.features])

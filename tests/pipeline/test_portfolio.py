@@ -50,6 +50,12 @@ def cli(root: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def customer_report(project: Path, customer_id: str, *options: str) -> tuple[int, str]:
+    """``riskgrade customer-report`` of one customer of customers.csv, with ``options``."""
+    source = ["--input", str(project / "customers.csv"), "--id-column", "customer_id"]
+    return cli(project, "customer-report", *source, "--id", customer_id, *options)
+
+
 def test_pyfunc_output_carries_the_configured_strategy(project: Path) -> None:
     model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
     rows = pd.read_csv(project / "customers.csv").drop(columns="customer_id")
@@ -63,9 +69,7 @@ def test_pyfunc_output_carries_the_configured_strategy(project: Path) -> None:
 
 
 def test_customer_report_has_score_tier_strategy_and_factors(project: Path) -> None:
-    code, output = cli(project, "customer-report", "--input", str(project / "customers.csv"),
-                       "--id", "C0003", "--id-column", "customer_id",
-                       "--out-dir", str(project / "report"))  # fmt: skip
+    code, output = customer_report(project, "C0003", "--out-dir", str(project / "report"))
     assert code == 0, output
     report = json.loads((project / "report/customer_report.json").read_text())
     assert {"score", "pd", "tier", "strategy", "risk_factors", "improvements"} <= set(report)
@@ -78,8 +82,7 @@ def test_customer_report_has_score_tier_strategy_and_factors(project: Path) -> N
 
 
 def test_unknown_customer_is_a_clear_error(project: Path) -> None:
-    code, output = cli(project, "customer-report", "--input", str(project / "customers.csv"),
-                       "--id", "nobody", "--id-column", "customer_id")  # fmt: skip
+    code, output = customer_report(project, "nobody")
     assert code == 1
     assert "no customer with customer_id = 'nobody'" in output and "Traceback" not in output
 
@@ -152,9 +155,7 @@ def hashes(project: Path, scored: pd.DataFrame) -> list[str]:
 
 
 def test_customer_report_lists_past_scores(project: Path) -> None:
-    code, output = cli(project, "customer-report", "--input", str(project / "customers.csv"),
-                       "--id", "C0005", "--id-column", "customer_id",
-                       "--out-dir", str(project / "report5"))  # fmt: skip
+    code, output = customer_report(project, "C0005", "--out-dir", str(project / "report5"))
     assert code == 0, output
     report = json.loads((project / "report5/customer_report.json").read_text())
     assert len(report["history"]) == 2  # the two scoring runs of the previous test

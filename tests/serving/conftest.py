@@ -42,9 +42,19 @@ def registry(
 
 
 @pytest.fixture(scope="module")
-def client(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The app on the champion (v1), production mode, scorer and admin keys."""
-    registry.set_champion("1")
+def champion() -> str:
+    """The version a module's app starts on; a module overrides this fixture to serve another."""
+    return "1"
+
+
+@pytest.fixture(scope="module")
+def client(
+    registry: Registry, champion: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """The app on ``champion``, production mode, scorer and admin keys; v1 is the champion
+    again afterwards, wherever the module moved the alias."""
+    registry.set_champion(champion)
     settings = make_settings(registry, tmp_path_factory.mktemp("app"))
     with TestClient(create_app(settings), headers={"X-API-Key": SCORER_KEY}) as test_client:
         yield test_client
+    registry.set_champion("1")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,6 @@ from serving.settings import Settings
 ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
-@pytest.fixture(scope="module")
-def reloading(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    registry.set_champion("1")
-    settings = make_settings(registry, tmp_path_factory.mktemp("reload"))
-    with TestClient(create_app(settings), headers={"X-API-Key": SCORER_KEY}) as client:
-        yield client
-    registry.set_champion("1")
-
-
 def hammer(client: TestClient, customer: dict, stop: threading.Event, seen: list) -> None:
     while not stop.is_set():
         response = client.post("/v1/score", json={"customer": customer})
@@ -38,21 +28,21 @@ def hammer(client: TestClient, customer: dict, stop: threading.Event, seen: list
 
 
 def test_reload_under_concurrent_requests_fails_none(
-    reloading: TestClient, registry: Registry
+    client: TestClient, registry: Registry
 ) -> None:
     customer = registry.records(n=1)[0]
     frame = registry.parts["test"][registry.features].head(1)
     expected = {v: registry.pipelines[v].predict_proba(frame)[0, 1] for v in ("1", "2")}
     stop, seen = threading.Event(), []
     workers = [
-        threading.Thread(target=hammer, args=(reloading, customer, stop, seen)) for _ in range(4)
+        threading.Thread(target=hammer, args=(client, customer, stop, seen)) for _ in range(4)
     ]
     for worker in workers:
         worker.start()
     try:
         for version in ("2", "1", "2"):
             registry.set_champion(version)
-            response = reloading.post("/v1/admin/reload", headers=ADMIN)
+            response = client.post("/v1/admin/reload", headers=ADMIN)
             assert response.json()["status"] == "reloaded" and response.json()["version"] == version
             time.sleep(0.2)
     finally:
@@ -63,20 +53,19 @@ def test_reload_under_concurrent_requests_fails_none(
     # every answer comes wholly from the version it names: never a mix of two models
     assert all(pd == pytest.approx(expected[v], abs=1e-12) for _, v, pd in seen)
     assert {v for _, v, _ in seen} == {"1", "2"}
-    assert reloading.get("/v1/model").json()["version"] == "2"
+    assert client.get("/v1/model").json()["version"] == "2"
     assert (
-        'riskgrade_model_info{name="serving-test",version="2"} 1.0'
-        in reloading.get("/metrics").text
+        'riskgrade_model_info{name="serving-test",version="2"} 1.0' in client.get("/metrics").text
     )
 
 
-def test_unchanged_alias_is_a_no_op(reloading: TestClient) -> None:
-    response = reloading.post("/v1/admin/reload", headers=ADMIN)
+def test_unchanged_alias_is_a_no_op(client: TestClient) -> None:
+    response = client.post("/v1/admin/reload", headers=ADMIN)
     assert response.status_code == 200 and response.json()["status"] == "unchanged"
 
 
-def test_failed_reload_keeps_the_old_model(reloading: TestClient, registry: Registry) -> None:
-    serving = reloading.get("/v1/model").json()["version"]
+def test_failed_reload_keeps_the_old_model(client: TestClient, registry: Registry) -> None:
+    serving = client.get("/v1/model").json()["version"]
     broken = registry.register(fit(registry.config, registry.parts["train"], "logistic"), {})
     source = MlflowClient(registry.uri).get_model_version_download_uri(NAME, broken)
     pipeline_file = Path(source.removeprefix("file://")) / "artifacts" / "pipeline"
@@ -84,15 +73,15 @@ def test_failed_reload_keeps_the_old_model(reloading: TestClient, registry: Regi
         pipeline_file = next(registry.root.rglob(f"*{source.split('/')[-1]}*/**/pipeline"))
     pipeline_file.write_bytes(b"not a pipeline")
     registry.set_champion(broken)
-    response = reloading.post("/v1/admin/reload", headers=ADMIN)
+    response = client.post("/v1/admin/reload", headers=ADMIN)
     assert response.status_code == 502
     body = response.json()
     assert body["status"] == "failed" and body["version"] == serving
     assert f"{NAME}/{broken}" in body["error"]
-    assert reloading.get("/v1/model").json()["version"] == serving
+    assert client.get("/v1/model").json()["version"] == serving
     customer = registry.records(n=1)[0]
-    assert reloading.post("/v1/score", json={"customer": customer}).status_code == 200
-    assert 'riskgrade_reloads_total{status="failed"} 1.0' in reloading.get("/metrics").text
+    assert client.post("/v1/score", json={"customer": customer}).status_code == 200
+    assert 'riskgrade_reloads_total{status="failed"} 1.0' in client.get("/metrics").text
 
 
 def test_polling_picks_up_a_new_champion(

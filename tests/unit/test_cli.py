@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from click.testing import Result
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
@@ -55,6 +56,20 @@ def write_params(tmp_path: Path, params: dict[str, Any]) -> Path:
     return path
 
 
+def run_validate(
+    runner: CliRunner, tmp_path: Path, source: Path, params: Path
+) -> tuple[Result, Path, Path]:
+    """``riskgrade validate`` of ``source`` into ``tmp_path/out``: the result, the dataset and
+    the report paths."""
+    output, report = tmp_path / "out" / "valid.parquet", tmp_path / "out" / "report.json"
+    result = runner.invoke(
+        app,
+        ["validate", "--input", str(source), "--output", str(output), "--report", str(report),
+         "--params", str(params)],
+    )  # fmt: skip
+    return result, output, report
+
+
 def assert_user_error(output: str, code: int) -> None:
     assert code == 1, output
     assert "error: " in output
@@ -83,13 +98,8 @@ def test_validate_writes_the_typed_dataset(
     runner: CliRunner, tmp_path: Path, tiny_csv: Path
 ) -> None:
     params = write_params(tmp_path, tiny_params(tiny_csv))
-    output, report = tmp_path / "out" / "valid.parquet", tmp_path / "out" / "report.json"
 
-    result = runner.invoke(
-        app,
-        ["validate", "--input", str(tiny_csv), "--output", str(output), "--report", str(report),
-         "--params", str(params)],
-    )  # fmt: skip
+    result, output, report = run_validate(runner, tmp_path, tiny_csv, params)
 
     assert result.exit_code == 0, result.output
     assert "valid: 16 rows, default rate 43.8%" in result.output
@@ -103,13 +113,8 @@ def test_validate_missing_target_column_fails_cleanly(
     csv = tmp_path / "tiny.csv"
     tiny_raw.drop(columns="outcome").to_csv(csv, index=False)
     params = write_params(tmp_path, tiny_params(csv))
-    output, report = tmp_path / "out" / "valid.parquet", tmp_path / "out" / "report.json"
 
-    result = runner.invoke(
-        app,
-        ["validate", "--input", str(csv), "--output", str(output), "--report", str(report),
-         "--params", str(params)],
-    )  # fmt: skip
+    result, output, report = run_validate(runner, tmp_path, csv, params)
 
     assert_user_error(result.output, result.exit_code)
     assert str(csv) in result.output
@@ -123,13 +128,8 @@ def test_validate_with_a_misspelled_key_names_it(
 ) -> None:
     params = tiny_params(tiny_csv) | {"split": {"valid_sise": 0.2}}
     path = write_params(tmp_path, params)
-    output = tmp_path / "valid.parquet"
 
-    result = runner.invoke(
-        app,
-        ["validate", "--input", str(tiny_csv), "--output", str(output),
-         "--report", str(tmp_path / "report.json"), "--params", str(path)],
-    )  # fmt: skip
+    result, output, _ = run_validate(runner, tmp_path, tiny_csv, path)
 
     assert_user_error(result.output, result.exit_code)
     assert "split.valid_sise: unknown key" in result.output

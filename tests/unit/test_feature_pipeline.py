@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
 
 from features.pipeline import (
     Encoding,
@@ -28,6 +30,19 @@ def features_x(tiny_frame: pd.DataFrame, tiny_schema: DatasetSchema) -> pd.DataF
 
 
 @pytest.fixture
+def fitted(
+    tiny_schema: DatasetSchema, tiny_frame: pd.DataFrame, X: pd.DataFrame
+) -> Callable[..., Pipeline]:
+    """The feature pipeline of an encoding, fitted on the tiny rows (or on ``rows``)."""
+
+    def fit(encoding: Encoding, rows: pd.DataFrame | None = None) -> Pipeline:
+        pipeline = build_feature_pipeline(tiny_schema, CONFIG, encoding)
+        return pipeline.fit(X if rows is None else rows, tiny_frame["outcome"])
+
+    return fit
+
+
+@pytest.fixture
 def new_rows() -> pd.DataFrame:
     """Applicants unlike any in training: unseen categories, missing values, zero duration."""
     return pd.DataFrame(
@@ -42,14 +57,9 @@ def new_rows() -> pd.DataFrame:
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_pipeline_scores_unseen_categories_and_missing_values(
-    encoding: Encoding,
-    tiny_schema: DatasetSchema,
-    tiny_frame: pd.DataFrame,
-    X: pd.DataFrame,
-    new_rows: pd.DataFrame,
+    encoding: Encoding, fitted: Callable[..., Pipeline], new_rows: pd.DataFrame
 ) -> None:
-    pipeline = build_feature_pipeline(tiny_schema, CONFIG, encoding)
-    pipeline.fit(X, tiny_frame["outcome"])
+    pipeline = fitted(encoding)
 
     out = pipeline.transform(new_rows)
 
@@ -60,14 +70,9 @@ def test_pipeline_scores_unseen_categories_and_missing_values(
 
 @pytest.mark.parametrize("encoding", ["onehot", "woe"])
 def test_linear_model_encodings_leave_no_missing_values(
-    encoding: Encoding,
-    tiny_schema: DatasetSchema,
-    tiny_frame: pd.DataFrame,
-    X: pd.DataFrame,
-    new_rows: pd.DataFrame,
+    encoding: Encoding, fitted: Callable[..., Pipeline], X: pd.DataFrame, new_rows: pd.DataFrame
 ) -> None:
-    pipeline = build_feature_pipeline(tiny_schema, CONFIG, encoding)
-    pipeline.fit(X, tiny_frame["outcome"])
+    pipeline = fitted(encoding)
 
     for rows in (X, new_rows):
         out = pipeline.transform(rows)
@@ -76,10 +81,9 @@ def test_linear_model_encodings_leave_no_missing_values(
 
 
 def test_native_encoding_keeps_missing_for_lightgbm(
-    tiny_schema: DatasetSchema, tiny_frame: pd.DataFrame, X: pd.DataFrame, new_rows: pd.DataFrame
+    tiny_schema: DatasetSchema, fitted: Callable[..., Pipeline], new_rows: pd.DataFrame
 ) -> None:
-    pipeline = build_feature_pipeline(tiny_schema, CONFIG, "native")
-    pipeline.fit(X, tiny_frame["outcome"])
+    pipeline = fitted("native")
 
     out = pipeline.transform(new_rows)
 
@@ -91,21 +95,18 @@ def test_native_encoding_keeps_missing_for_lightgbm(
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_pipeline_output_includes_the_ratio(
-    encoding: Encoding, tiny_schema: DatasetSchema, tiny_frame: pd.DataFrame, X: pd.DataFrame
+    encoding: Encoding, fitted: Callable[..., Pipeline], X: pd.DataFrame
 ) -> None:
-    pipeline = build_feature_pipeline(tiny_schema, CONFIG, encoding)
-
-    out = pipeline.fit(X, tiny_frame["outcome"]).transform(X)
+    out = fitted(encoding).transform(X)
 
     assert "monthly_dm" in out.columns
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_pipeline_ignores_extra_columns_and_column_order(
-    encoding: Encoding, tiny_schema: DatasetSchema, tiny_frame: pd.DataFrame, X: pd.DataFrame
+    encoding: Encoding, fitted: Callable[..., Pipeline], X: pd.DataFrame
 ) -> None:
-    pipeline = build_feature_pipeline(tiny_schema, CONFIG, encoding)
-    pipeline.fit(X, tiny_frame["outcome"])
+    pipeline = fitted(encoding)
 
     shuffled = X[X.columns[::-1]].assign(customer_id="c99")
 
@@ -146,8 +147,7 @@ def test_ratio_of_a_non_numeric_column_is_refused(
 )
 def test_onehot_encodes_a_missing_category_as_missing_whatever_its_form(
     tmp_path: Path,
-    tiny_schema: DatasetSchema,
-    tiny_frame: pd.DataFrame,
+    fitted: Callable[..., Pipeline],
     X: pd.DataFrame,
     fitted_on: str,
     missing: object,
@@ -155,8 +155,7 @@ def test_onehot_encodes_a_missing_category_as_missing_whatever_its_form(
     if fitted_on == "parquet":  # as the train stage reads it
         X.to_parquet(tmp_path / "train.parquet")
         X = pd.read_parquet(tmp_path / "train.parquet")
-    pipeline = build_feature_pipeline(tiny_schema, CONFIG, "onehot")
-    pipeline.fit(X, tiny_frame["outcome"])
+    pipeline = fitted("onehot", X)
     row = X.head(1).astype({"checking_status": object})
     row.loc[0, "checking_status"] = missing
 

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from features.transformers import MISSING, CategoryEncoder, RatioFeatures, WoEEncoder
+from features.transformers import MISSING, CategoryEncoder, MissingToNaN, RatioFeatures, WoEEncoder
 
 RATIO = ("monthly_dm", "amount_dm", "duration_months")
 FEATURES = ["duration_months", "amount_dm", "checking_status", "purpose"]
@@ -21,6 +21,13 @@ FACTORIES: dict[str, Callable[[], BaseEstimator]] = {
     "ratio": lambda: RatioFeatures(ratios=[RATIO]),
     "category": lambda: CategoryEncoder(columns=["checking_status", "purpose"]),
     "woe": lambda: WoEEncoder(n_bins=3, smoothing=0.5),
+    "missing": MissingToNaN,
+}
+OWNERS = {
+    "ratio": "RatioFeatures",
+    "category": "CategoryEncoder",
+    "woe": "WoEEncoder",
+    "missing": "MissingToNaN",
 }
 
 
@@ -34,7 +41,7 @@ def y(tiny_frame: pd.DataFrame) -> pd.Series:
     return tiny_frame["outcome"]
 
 
-# --- the scikit-learn contract, for all three -------------------------------------------------
+# --- the scikit-learn contract on real frames, for all four ------------------------------------
 
 
 @pytest.mark.parametrize("name", FACTORIES)
@@ -71,6 +78,7 @@ def test_feature_names_out_match_transformed_columns(
     out = transformer.transform(X)
 
     assert list(transformer.get_feature_names_out()) == list(out.columns)
+    assert list(transformer.get_feature_names_out(FEATURES)) == list(out.columns)  # fitted names
     assert out.index.equals(X.index)
 
 
@@ -85,6 +93,78 @@ def test_init_stores_parameters_only(name: str) -> None:
 def test_non_frame_input_is_refused(name: str, X: pd.DataFrame, y: pd.Series) -> None:
     with pytest.raises(TypeError, match="expects a pandas DataFrame, got ndarray"):
         FACTORIES[name]().fit(X.to_numpy(), y)
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_fit_and_transform_leave_the_input_frame_alone(
+    name: str, X: pd.DataFrame, y: pd.Series
+) -> None:
+    before = X.copy()
+
+    FACTORIES[name]().fit(X, y).transform(X)
+
+    pd.testing.assert_frame_equal(X, before)
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_feature_names_out_refuses_other_names(name: str, X: pd.DataFrame, y: pd.Series) -> None:
+    transformer = FACTORIES[name]().fit(X, y)
+
+    with pytest.raises(ValueError) as caught:
+        transformer.get_feature_names_out(FEATURES[::-1])
+
+    assert str(caught.value) == (
+        f"{OWNERS[name]}: input_features is not equal to feature_names_in_: "
+        f"got {FEATURES[::-1]}, fitted on {FEATURES}"
+    )
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_fit_on_no_rows_is_refused(name: str, X: pd.DataFrame, y: pd.Series) -> None:
+    with pytest.raises(ValueError) as caught:
+        FACTORIES[name]().fit(X.head(0), y.head(0))
+
+    assert str(caught.value) == (
+        f"{OWNERS[name]}: cannot fit on 0 rows (shape=(0, 4)); pass the training rows"
+    )
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_fit_on_no_columns_is_refused(name: str, X: pd.DataFrame, y: pd.Series) -> None:
+    with pytest.raises(ValueError) as caught:
+        FACTORIES[name]().fit(X[[]], y)
+
+    assert str(caught.value) == (
+        f"{OWNERS[name]}: found 0 feature(s) (shape=(16, 0)) "
+        "while a minimum of 1 is required to fit"
+    )
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_transform_of_no_rows_still_works(name: str, X: pd.DataFrame, y: pd.Series) -> None:
+    transformer = FACTORIES[name]().fit(X, y)
+
+    out = transformer.transform(X.head(0))
+
+    assert list(out.columns) == list(transformer.get_feature_names_out())
+    assert len(out) == 0
+
+
+def test_woe_without_a_target_says_so(X: pd.DataFrame) -> None:
+    with pytest.raises(ValueError) as caught:
+        WoEEncoder().fit(X, None)
+
+    assert str(caught.value) == (
+        "WoEEncoder requires y to be passed, but the target y is None: "
+        "pass the 0/1 default flag (1 = default)"
+    )
+
+
+def test_woe_target_of_another_length_is_refused(X: pd.DataFrame, y: pd.Series) -> None:
+    with pytest.raises(ValueError) as caught:
+        WoEEncoder().fit(X, y.head(10))
+
+    assert str(caught.value) == "WoEEncoder: y has 10 values for 16 rows of X"
 
 
 # --- RatioFeatures -----------------------------------------------------------------------------
@@ -164,26 +244,19 @@ def test_ratio_name_clashing_with_an_input_column_is_rejected(X: pd.DataFrame) -
 # --- CategoryEncoder ---------------------------------------------------------------------------
 
 
-def test_unseen_category_becomes_missing(X: pd.DataFrame) -> None:
+@pytest.mark.filterwarnings("error::DeprecationWarning")  # relies on no deprecated pandas
+@pytest.mark.parametrize(
+    ("n_rows", "known"), [(1, []), (2, ["tv"])], ids=["unseen-only", "unseen-and-known"]
+)
+def test_unseen_category_becomes_missing(X: pd.DataFrame, n_rows: int, known: list[str]) -> None:
     encoder = CategoryEncoder(columns=["checking_status", "purpose"]).fit(X)
-    rows = X.head(2).copy()
+    rows = X.head(n_rows).copy()
     rows.loc[0, "purpose"] = "yacht"
 
     out = encoder.transform(rows)
 
     assert pd.isna(out.loc[0, "purpose"])
-    assert out.loc[1, "purpose"] == "tv"
-
-
-@pytest.mark.filterwarnings("error::DeprecationWarning")
-def test_unseen_category_relies_on_no_deprecated_pandas_behaviour(X: pd.DataFrame) -> None:
-    encoder = CategoryEncoder(columns=["checking_status", "purpose"]).fit(X)
-    rows = X.head(1).copy()
-    rows.loc[0, "purpose"] = "yacht"
-
-    out = encoder.transform(rows)
-
-    assert pd.isna(out.loc[0, "purpose"])
+    assert out["purpose"].iloc[1:].tolist() == known
 
 
 def test_categories_are_fixed_at_fit(X: pd.DataFrame) -> None:
