@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from models.customers.report import build_customer_report, render_html
-from models.scoring.reason_codes import default_label
+from models.scoring.reason_codes import ReasonSettings, default_label
 from serving.scoring.predictor import grades_of
 from serving.service import ERROR_RESPONSES, Scoring
 from serving.stores.audit import customer_decisions, hash_customer_id
@@ -33,6 +33,22 @@ def service_decisions(url: str, key: str) -> list[dict[str, Any]]:
          "reason_codes": list(r["reason_codes"] or []), "source": "service"}
         for r in rows
     ]  # fmt: skip
+
+
+def recorded_reasons(settings: ReasonSettings, features: list[str]) -> list[dict[str, Any]]:
+    """Recorded reason codes worded with the version's reason template and labels
+    (``scorecard.reasons``), as ``riskgrade customer-report`` words them.
+
+    The audit trail records which features were reasons, not the customer's values, so the
+    ``{value}`` placeholder is left empty (and the spaces around it closed up): the default
+    ``"{label} {value} raises risk"`` reads ``"Loan duration (months) raises risk"``.
+    """
+    reasons = []
+    for feature in features:
+        label = settings.labels.get(feature, default_label(feature))
+        sentence = settings.template.format(label=label, value="")
+        reasons.append({"feature": feature, "sentence": " ".join(sentence.split())})
+    return reasons
 
 
 @router.get(
@@ -53,14 +69,9 @@ async def customer_report(customer_id: str, call: Scoring, format: str = "json")
     latest, model = history[-1], service.model
     if latest["model_version"] == model.version:  # a grade is only defined by its own scale
         latest = latest | {"grade": grades_of(model, np.array([latest["pd"]]))[0]}
-    labels = dict(model.policy.reasons.labels)
-    reasons = [
-        {"feature": f, "sentence": f"{labels.get(f, default_label(f))} raises risk"}
-        for f in latest.get("reason_codes", [])
-    ]
     report = build_customer_report(
         latest,
-        reasons,
+        recorded_reasons(model.policy.reasons, latest.get("reason_codes", [])),
         model.policy.strategies.for_tier(latest["tier"]),
         [],
         history,
