@@ -1,7 +1,11 @@
-"""Shared fixtures: a tiny literal dataset for unit tests, the real config and data for the rest.
+"""Shared fixtures: a tiny literal dataset for unit tests, the real config and data for the rest,
+and the end-to-end project (``pipeline/dvc_project.py``), built beside the suite.
 
-The environment is prepared before anything imports MLflow, DVC or LightGBM: no telemetry to
-outside hosts, and OpenMP threads that sleep instead of spinning.
+The environment is prepared before anything imports MLflow, DVC or LightGBM, and subprocesses
+inherit it: no telemetry to outside hosts, OpenMP threads that sleep instead of spinning, and
+one OpenMP / BLAS thread per process unless the caller set another count (CI has two cores and
+the end-to-end build runs on one of them; LightGBM's count is explicit anyway, the config's
+``n_jobs``).
 """
 
 import os
@@ -10,7 +14,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +25,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline.dvc_project import BuiltProject, ProjectBuild
 
 from experiments.config import ProjectConfig, load_config
 from experiments.io import read_table
@@ -113,3 +121,47 @@ def isolated_mlflow_settings() -> Iterator[None]:
             os.environ[name] = value
     mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # None: back to MLflow's default
     mlflow.tracking.fluent._active_experiment_id = None  # no public API resets the active one
+
+
+# The end-to-end project: started with the session's first test if a selected test reads it
+# (``built_project``), on the second core; those tests run last.
+
+
+def fixtures_of(item: pytest.Item) -> list[str]:
+    """Every fixture a test uses, directly or through other fixtures."""
+    return list(getattr(item, "fixturenames", []))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read the end-to-end project run last: it is built meanwhile."""
+    items.sort(key=lambda item: "built_project" in fixtures_of(item))  # stable sort
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_build(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, repo_root: Path
+) -> Iterator[ProjectBuild | None]:
+    """Starts building the end-to-end project (``pipeline/dvc_project.py``) as the session's
+    first test starts, if a selected test reads it; ended with the session if still running."""
+    wanted = {name for item in request.session.items for name in fixtures_of(item)}
+    if "built_project" not in wanted:
+        yield None
+        return
+    workdir = tmp_path_factory.mktemp("dvc-project")
+    build = ProjectBuild(repo_root, workdir, reproduce="reproduced" in wanted).start()
+    yield build
+    build.stop()
+
+
+@pytest.fixture(scope="session")
+def built_project(project_build: ProjectBuild | None) -> BuiltProject:
+    """The end-to-end project after `dvc repro` (waits for the build)."""
+    assert project_build is not None, "request built_project as a test argument"
+    return project_build.result()
+
+
+@pytest.fixture(scope="session")
+def reproduced(built_project: BuiltProject) -> subprocess.CompletedProcess[str]:
+    """`riskgrade reproduce` of the project's registered version, run by the build."""
+    assert built_project.reproduced is not None
+    return built_project.reproduced

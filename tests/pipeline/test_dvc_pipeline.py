@@ -1,15 +1,16 @@
 """End to end: the real DVC pipeline on the bundled data, in a temporary copy of the project
-with its own git repository, MLflow store and DVC remote. No mocks."""
+with its own git repository, MLflow store and DVC remote. No mocks.
+
+The project is built by ``pipeline/dvc_project.py`` while the rest of the suite runs (see
+``tests/conftest.py``); the tests that read it run last."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,65 +19,30 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
+from pipeline.dvc_project import (
+    TUNING_TRIALS,
+    BuiltProject,
+    assert_succeeded,
+    copy_project,
+    make_env,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config"]
-PROJECT_DIRS = ["data/external", "features", "models", "experiments"]
 FAMILIES = ["lightgbm", "logistic"]
 
 
-def copy_project(repo_root: Path, target: Path) -> None:
-    for name in PROJECT_FILES:
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo_root / name, target / name)
-    for name in PROJECT_DIRS:
-        shutil.copytree(
-            repo_root / name, target / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
-
-
-def run(
-    args: list[str], cwd: Path, env: dict[str, str], check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    return os.environ | {
-        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
-        "MLFLOW_TRACKING_URI": f"sqlite:///{store}",
-        "GIT_AUTHOR_NAME": "ci",
-        "GIT_AUTHOR_EMAIL": "ci@example.invalid",
-        "GIT_COMMITTER_NAME": "ci",
-        "GIT_COMMITTER_EMAIL": "ci@example.invalid",
-    }
-
-
-@pytest.fixture(scope="module")
-def project(repo_root: Path, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Path:
+def project(built_project: BuiltProject) -> Path:
     """A committed copy of the project after one full `dvc repro`."""
-    root = tmp_path_factory.mktemp("project")
-    copy_project(repo_root, root)
-    # A smaller tuning budget than params.yaml's: the pipeline runs twice here (repro and
-    # reproduce), and 8 trials per family already take the whole path (start-up trials,
-    # pruning, MLflow runs, best_params.json) in a fraction of the time.
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["tune"]["n_trials"] = 8
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q", "-b", "main"], root, env)
-    run(["git", "add", "-A"], root, env)
-    run(["git", "commit", "-q", "-m", "snapshot"], root, env)
-    run(["dvc", "repro"], root, env)
-    return root
+    return built_project.root
+
+
+@pytest.fixture(scope="module")
+def env(built_project: BuiltProject) -> dict[str, str]:
+    """The environment the project was built in (its MLflow store, the venv on PATH)."""
+    return built_project.env
 
 
 def read_metrics(root: Path, family: str) -> dict[str, dict[str, float]]:
@@ -102,17 +68,19 @@ def test_metrics_are_known_to_dvc_for_both_models(project: Path, env: dict[str, 
 
 
 def test_pipeline_is_clean_and_a_registered_version_reproduces_exactly(
-    project: Path, env: dict[str, str]
+    project: Path, built_project: BuiltProject, reproduced: subprocess.CompletedProcess[str]
 ) -> None:
     """`dvc status` is clean after a run, and `riskgrade reproduce` rebuilds the registered
     version from its recorded commit and data hash in a fresh work tree with identical test
-    metrics (a second, independent `dvc repro` from a clean checkout)."""
-    assert "up to date" in run(["dvc", "status"], project, env).stdout
+    metrics (a second, independent `dvc repro` from a clean checkout). Both ran in the
+    background build, in that order, right after the `dvc repro`."""
+    assert "up to date" in built_project.status
     registered = json.loads((project / "data/artifacts/registered.json").read_text())
     ref = f"{registered['model_name']}/{registered['version']}"
-    result = run(["riskgrade", "reproduce", ref], project, env)
-    assert "reproduced: every recorded test metric matches" in result.stdout
-    assert "roc_auc" in result.stdout
+    assert reproduced.args == ["riskgrade", "reproduce", ref]
+    assert_succeeded(reproduced)
+    assert "reproduced: every recorded test metric matches" in reproduced.stdout
+    assert "roc_auc" in reproduced.stdout
 
 
 def test_registry_holds_the_challenger_with_lineage_and_contract(
@@ -194,7 +162,7 @@ def test_train_uses_the_tuned_params_and_each_study_is_an_mlflow_run_tree(
         )
         children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
         parents = [r for r in runs if r not in children]
-        assert parents and len(children) == 8  # one nested run per trial of the budget
+        assert parents and len(children) == TUNING_TRIALS  # one nested run per trial
         assert {c.data.tags["mlflow.parentRunId"] for c in children} <= {
             p.info.run_id for p in parents
         }
@@ -211,8 +179,9 @@ def test_raw_data_round_trips_through_the_dvc_remote(project: Path, env: dict[st
 
 
 def test_invalid_data_stops_the_pipeline_and_leaves_no_outputs(
-    repo_root: Path, tmp_path: Path, env: dict[str, str]
+    repo_root: Path, tmp_path: Path
 ) -> None:
+    env = make_env(tmp_path / "mlflow.db")
     copy_project(repo_root, tmp_path)
     source = pd.read_csv(repo_root / "data/external/german_credit/germancredit.csv")
     source["credit_amount"] = source["credit_amount"].astype(object)
