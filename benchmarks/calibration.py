@@ -72,14 +72,14 @@ from models.evaluation.calibration_tests import (
 )
 from models.evaluation.metrics import calibration_table, compute_metrics, expected_calibration_error
 from models.factory import build_calibrated_model, build_model_pipeline, fit_credit_model
-from models.families.config import ModelName
+from models.families.registry import FAMILIES as REGISTERED
 from models.scoring.scorecard import TIERS, score_customers, tier_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "calibration.json"
 METHODS: tuple[str, ...] = ("none", "platt", "isotonic")  # none first: the AUC reference
 assert set(METHODS) == set(get_args(CalibrationMethod)), "a calibration method is missing"
-FAMILIES: tuple[str, ...] = get_args(ModelName)
+FAMILIES: tuple[str, ...] = tuple(REGISTERED)
 ALPHA = 0.05
 MAX_RELATIVE_GAP = 0.15  # |mean PD / default rate - 1| accepted
 HOLDOUT_SHARE = 0.25  # source comparison: share of the training part that fits the map

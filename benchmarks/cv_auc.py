@@ -2,8 +2,9 @@
 
 Run on demand (not a test):  python benchmarks/cv_auc.py [--params params.yaml] [--repeats 1]
 Each configuration is the full pipeline (features fitted inside each fold) from
-``models.factory.build_model_pipeline`` with the settings in params.yaml; the logistic model
-is measured with both encodings. Prints a table of mean and standard deviation per model.
+``models.factory.build_model_pipeline`` with the settings in params.yaml: every registered
+family (``models.families``), the logistic model with both encodings. Prints a table of mean
+and standard deviation per model.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ def main() -> None:
     schema = config.data
     frame = validate_dataset(read_table(schema.source), schema, str(schema.source))
     X, y = frame[schema.features], frame[schema.target]
+    logistic = config.models.get("logistic")
     candidates = {
-        "lightgbm (params.yaml)": config.models.lightgbm,
-        "logistic one-hot": config.models.logistic.model_copy(update={"encoding": "onehot"}),
-        "logistic weight-of-evidence": config.models.logistic.model_copy(
-            update={"encoding": "woe"}
-        ),
+        "lightgbm (params.yaml)": config.models.get("lightgbm"),
+        "logistic one-hot": logistic.model_copy(update={"encoding": "onehot"}),
+        "logistic weight-of-evidence": logistic.model_copy(update={"encoding": "woe"}),
+        "scorecard (optbinning)": config.models.get("scorecard"),
     }
     folds = RepeatedStratifiedKFold(n_splits=5, n_repeats=args.repeats, random_state=config.seed)
     print(f"{'model':<32} {'cv roc_auc':>10} {'std':>7} {'seconds':>8}")

@@ -32,11 +32,11 @@ import pandas as pd
 
 from experiments.config import ProjectConfig, load_config
 from experiments.io import read_table
+from features.schema import FrozenModel
 from features.splitting import split_dataset
 from features.validation import validate_dataset
 from models.explain.explanation import Explanation, explain
 from models.factory import build_model_pipeline
-from models.families.config import LightGBMConfig, LogisticConfig
 from models.fastpath.compiled import CompiledPipeline, columns_from_records, compile_pipeline
 from models.scoring.reason_codes import reason_codes
 
@@ -93,7 +93,7 @@ def main() -> None:
         f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, {args.repeats} repeats"
     )
     print(f"{'what':<38} {'min s':>8} {'median s':>8} {'rows/s':>10} {'add. gap':>9}")
-    candidates: dict[str, LightGBMConfig | LogisticConfig] = {
+    candidates: dict[str, FrozenModel] = {
         "lightgbm (pred_contrib TreeSHAP)": config.models.lightgbm,
         "logistic woe (linear SHAP)": config.models.logistic.model_copy(update={"encoding": "woe"}),
         "logistic one-hot (linear SHAP)": config.models.logistic.model_copy(

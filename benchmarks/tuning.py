@@ -33,17 +33,14 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from experiments.config import ProjectConfig, load_config
 from experiments.io import read_table
 from experiments.stages.train import with_tuned_params
-from experiments.tuning.study import tune
+from experiments.stages.tune import run as tune
 from features.validation import validate_dataset
 from models.factory import build_model_pipeline
-from models.families.config import ModelName
 
-FAMILIES: tuple[ModelName, ...] = ("lightgbm", "logistic")
+FAMILIES: tuple[str, ...] = ("lightgbm", "logistic", "scorecard")
 
 
-def outer_auc(
-    config: ProjectConfig, family: ModelName, train: pd.DataFrame, test: pd.DataFrame
-) -> float:
+def outer_auc(config: ProjectConfig, family: str, train: pd.DataFrame, test: pd.DataFrame) -> float:
     """Fit the family's full pipeline (config as given) on ``train``; ROC AUC on ``test``."""
     schema = config.data
     pipeline = build_model_pipeline(
@@ -54,7 +51,7 @@ def outer_auc(
 
 
 def tuned_config(
-    config: ProjectConfig, family: ModelName, train: pd.DataFrame, work: Path, workers: int = 1
+    config: ProjectConfig, family: str, train: pd.DataFrame, work: Path, workers: int = 1
 ) -> ProjectConfig:
     """Tune on ``train`` exactly as ``riskgrade tune`` does; return the config train would use."""
     work.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,15 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def check_family(model: str) -> str:
+    """``--model``: a registered model family, or exit 1 naming the known ones."""
+    from models.families.registry import FAMILIES
+
+    if model not in FAMILIES:
+        fail(f"--model must be one of {sorted(FAMILIES)} (models.families), got {model!r}")
+    return model
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn expected failures (bad config, bad data, missing files) into a message + exit 1."""

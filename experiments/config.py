@@ -8,7 +8,7 @@ unknown key``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -18,7 +18,7 @@ from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema, FrozenModel
 from features.splitting import SplitConfig
 from models.calibration import CalibrationConfig
-from models.families.config import ModelName, ModelsConfig
+from models.families.registry import FAMILIES, ModelsConfig
 from models.governance.gate import GateConfig
 from models.monitoring.drift import MonitoringConfig
 from models.scoring.scorecard import ScorecardConfig
@@ -28,8 +28,23 @@ class ConfigError(ValueError):
     """``params.yaml`` is missing, unreadable or does not match the expected structure."""
 
 
+def check_family(name: str) -> str:
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model family {name!r}; known families: {sorted(FAMILIES)}")
+    return name
+
+
 class TrainConfig(FrozenModel):
-    models: tuple[ModelName, ...] = Field(default=("lightgbm", "logistic"), min_length=1)
+    """The model families trained (each one's settings: ``models.<family>``)."""
+
+    models: tuple[str, ...] = Field(default=tuple(FAMILIES), min_length=1)
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"a model family is listed twice: {list(value)}")
+        return tuple(check_family(name) for name in value)
 
 
 class RuntimeConfig(FrozenModel):
@@ -95,7 +110,12 @@ class RegistryConfig(FrozenModel):
     """The registered model's name and how the candidate is chosen."""
 
     model_name: str = Field(default="riskgrade-credit", pattern=r"^[A-Za-z0-9_\-.]+$")
-    candidate: Literal["auto", "lightgbm", "logistic"] = "auto"  # auto: best validation AUC
+    candidate: str = "auto"  # auto: the trained family with the best validation AUC
+
+    @field_validator("candidate")
+    @classmethod
+    def _check_candidate(cls, value: str) -> str:
+        return value if value == "auto" else check_family(value)
 
 
 class CustomerReportConfig(FrozenModel):

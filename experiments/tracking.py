@@ -30,7 +30,7 @@ from models.contract.pyfunc import (
     CreditRiskModel,
     save_pipeline,
 )
-from models.explain.explanation import encoded_background_mean, needs_background
+from models.families.registry import family_of
 from models.scoring.scorecard import ScoringPolicy
 
 ARTIFACTS = (PIPELINE_ARTIFACT, POLICY_ARTIFACT, BACKGROUND_ARTIFACT)
@@ -104,15 +104,16 @@ def log_credit_risk_model(
 ) -> ModelInfo:
     """Log the model contract (pipeline + policy [+ background mean]) in the active run.
 
-    ``train_rows``: raw training features. Only their encoded mean is stored (linear models
-    explain relative to it); five rows become the input example. The signature's inputs are
-    the raw columns with their types; outputs ``pd`` (double), ``score`` (long), ``tier`` and
-    ``reasons`` (string); parameter ``reason_codes`` (int).
+    ``train_rows``: raw training features. Only the family's explanation baseline is stored
+    (an aggregate, e.g. their encoded mean); five rows become the input example. The
+    signature's inputs are the raw columns with their types; outputs ``pd`` (double),
+    ``score`` (long), ``tier`` and ``reasons`` (string); parameter ``reason_codes`` (int).
     """
     model = CreditRiskModel()
     model.pipeline, model.policy = pipeline, policy
-    if needs_background(pipeline):
-        model.background_mean = encoded_background_mean(pipeline, train_rows)
+    family = family_of(pipeline)
+    if family.baseline is not None:
+        model.background_mean = family.baseline(pipeline, train_rows)
     example = train_rows.head(5)
     params = {REASONS_PARAM: policy.reasons.top_k}
     signature = infer_signature(example, model.score(example, policy.reasons.top_k), params)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from sklearn.base import TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -78,18 +79,20 @@ def build_encoder(
 
 
 def build_feature_pipeline(
-    schema: DatasetSchema, config: FeatureConfig, encoding: Encoding
+    schema: DatasetSchema, config: FeatureConfig, encoding: Encoding | TransformerMixin
 ) -> Pipeline:
     """Unfitted pipeline: raw feature columns in, encoded model inputs out.
+
+    ``encoding`` names one of the encoders above, or is the (unfitted) encoder itself, as a
+    model family builds it (``models.families``).
 
     Fit it on training rows only (it learns quantiles, categories, WoE tables and imputation
     values); anything else leaks test information into the model.
     """
     check_ratio_inputs(schema, config)
     ratios = [(r.name, r.numerator, r.denominator) for r in config.ratios]
-    return Pipeline(
-        [
-            ("ratios", RatioFeatures(ratios=ratios)),
-            ("encode", build_encoder(schema, config, encoding)),
-        ]
-    )
+    if isinstance(encoding, TransformerMixin):
+        encoder = encoding
+    else:
+        encoder = build_encoder(schema, config, encoding)
+    return Pipeline([("ratios", RatioFeatures(ratios=ratios)), ("encode", encoder)])

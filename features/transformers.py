@@ -42,6 +42,21 @@ def require_training_frame(X: Any, columns: Sequence[str], owner: str) -> pd.Dat
     return require_frame(X, columns, owner)
 
 
+def require_default_flag(y: Any, n_rows: int, owner: str) -> np.ndarray:
+    """``y`` for ``fit`` of a supervised encoder: one 0/1 default flag (1 = default) per row."""
+    if y is None:
+        raise ValueError(
+            f"{owner} requires y to be passed, but the target y is None: "
+            "pass the 0/1 default flag (1 = default)"
+        )
+    target = np.asarray(y)
+    if len(target) != n_rows:
+        raise ValueError(f"{owner}: y has {len(target)} values for {n_rows} rows of X")
+    if set(np.unique(target)) - {0, 1}:
+        raise ValueError(f"{owner}: y must be binary 0/1 (1 = default)")
+    return target
+
+
 def check_input_features(fitted: Any, input_features: Any, owner: str) -> None:
     """scikit-learn's rule for ``get_feature_names_out``: given names must be the fitted ones."""
     if input_features is None:
@@ -54,10 +69,13 @@ def check_input_features(fitted: Any, input_features: Any, owner: str) -> None:
         )
 
 
-def frame_input_tags(tags: Tags) -> Tags:
-    """Estimator tags of a transformer on raw credit frames: text and missing values are data."""
+def frame_input_tags(tags: Tags, categorical: bool = False, needs_y: bool = False) -> Tags:
+    """Estimator tags of a transformer on raw credit frames: text and missing values are data;
+    ``categorical``: it encodes categories; ``needs_y``: it learns from the default flag."""
     tags.input_tags.allow_nan = True
     tags.input_tags.string = True
+    tags.input_tags.categorical = categorical
+    tags.target_tags.required = needs_y
     return tags
 
 
@@ -147,9 +165,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return np.asarray(self.feature_names_in_, dtype=object)
 
     def __sklearn_tags__(self) -> Tags:
-        tags = frame_input_tags(super().__sklearn_tags__())
-        tags.input_tags.categorical = True
-        return tags
+        return frame_input_tags(super().__sklearn_tags__(), categorical=True)
 
 
 class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -173,16 +189,7 @@ class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if not self.smoothing > 0:
             raise ValueError(f"WoEEncoder: smoothing must be > 0, got {self.smoothing!r}")
         X = require_training_frame(X, [], "WoEEncoder")
-        if y is None:
-            raise ValueError(
-                "WoEEncoder requires y to be passed, but the target y is None: "
-                "pass the 0/1 default flag (1 = default)"
-            )
-        target = np.asarray(y)
-        if len(target) != len(X):
-            raise ValueError(f"WoEEncoder: y has {len(target)} values for {len(X)} rows of X")
-        if set(np.unique(target)) - {0, 1}:
-            raise ValueError("WoEEncoder: y must be binary 0/1 (1 = default)")
+        target = require_default_flag(y, len(X), "WoEEncoder")
         self.edges_: dict[str, np.ndarray] = {}
         self.woe_: dict[str, dict[str, float]] = {}
         for column in X.columns:
@@ -232,10 +239,7 @@ class WoEEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return np.asarray(self.feature_names_in_, dtype=object)
 
     def __sklearn_tags__(self) -> Tags:
-        tags = frame_input_tags(super().__sklearn_tags__())
-        tags.input_tags.categorical = True
-        tags.target_tags.required = True
-        return tags
+        return frame_input_tags(super().__sklearn_tags__(), categorical=True, needs_y=True)
 
 
 class MissingToNaN(TransformerMixin, BaseEstimator):  # type: ignore[misc]

@@ -1,82 +1,35 @@
-"""The one way to build a model: an estimator factory and the full pipeline around it.
+"""The one way to build a model: the family's encoder and estimator in one pipeline.
 
-Adding a model family means one ``*Config`` class, one branch in ``build_estimator`` and
-(for tuning) one search-space function -- never a copied training loop. What is trained and
-registered is ``build_calibrated_model``: the pipeline plus its calibration map; tuning
-searches the bare pipeline (a monotone calibration map changes no ranking metric).
+Each model family (``models.families``) supplies its encoder, estimator and search space;
+nothing here knows one family from another. What is trained and registered is
+``build_calibrated_model``: the pipeline plus its calibration map; tuning searches the bare
+pipeline (a monotone calibration map changes no ranking metric).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMClassifier
-from sklearn.base import ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from features.pipeline import FeatureConfig, build_feature_pipeline
-from features.schema import DatasetSchema
+from features.schema import DatasetSchema, FrozenModel
 from models.calibration import CalibratedPipeline, CalibrationConfig
-from models.families.config import LightGBMConfig, LogisticConfig
+from models.families.registry import family_of_config
 from models.scoring.scorecard import ScorecardConfig, ScoringPolicy, fit_scoring_policy
 
 
-def build_lightgbm(
-    config: LightGBMConfig, input_columns: list[str], seed: int, n_jobs: int
-) -> LGBMClassifier:
-    """LightGBM with deterministic, thread-bounded settings.
-
-    ``deterministic`` + ``force_row_wise`` + a fixed seed give identical models on every run
-    with the same ``n_jobs``; ``n_jobs`` is explicit because OpenMP's default (all cores,
-    spinning waits) fights other work on small machines.
-    """
-    params = config.model_dump(exclude={"monotone_constraints"})
-    unknown = sorted(set(config.monotone_constraints) - set(input_columns))
-    if unknown:
-        raise ValueError(
-            f"models.lightgbm.monotone_constraints: {unknown} are not model input columns "
-            f"(numeric, categorical or ratio features: {input_columns})"
-        )
-    if config.monotone_constraints:
-        # LightGBM takes one constraint per input column, in the pipeline's column order.
-        params["monotone_constraints"] = [
-            config.monotone_constraints.get(c, 0) for c in input_columns
-        ]
-        params["monotone_constraints_method"] = "advanced"
-    return LGBMClassifier(
-        **params,
-        random_state=seed,
-        n_jobs=n_jobs,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
-    )
-
-
-def build_logistic(config: LogisticConfig, seed: int) -> LogisticRegression:
-    solver = "liblinear" if config.penalty == "l1" else "lbfgs"
-    return LogisticRegression(
-        C=config.C,
-        l1_ratio=1.0 if config.penalty == "l1" else 0.0,
-        solver=solver,
-        class_weight=config.class_weight,
-        max_iter=config.max_iter,
-        random_state=seed,
-    )
-
-
 def build_estimator(
-    config: LightGBMConfig | LogisticConfig, input_columns: list[str], seed: int, n_jobs: int = 1
-) -> ClassifierMixin:
-    """Unfitted estimator for a model family's configuration.
+    config: FrozenModel, input_columns: list[str], seed: int, n_jobs: int = 1
+) -> Any:
+    """Unfitted estimator of the family whose config ``config`` is.
 
-    ``input_columns`` are the raw columns the feature pipeline hands on (before encoding),
-    used to place per-column settings such as monotone constraints.
+    ``input_columns`` are the columns the encoder receives (before encoding), used to place
+    per-column settings such as LightGBM's monotone constraints.
     """
-    if isinstance(config, LightGBMConfig):
-        return build_lightgbm(config, input_columns, seed, n_jobs)
-    return build_logistic(config, seed)
+    return family_of_config(config).build_estimator(config, input_columns, seed, n_jobs)
 
 
 def model_input_columns(schema: DatasetSchema, features: FeatureConfig) -> list[str]:
@@ -87,19 +40,23 @@ def model_input_columns(schema: DatasetSchema, features: FeatureConfig) -> list[
 def build_model_pipeline(
     schema: DatasetSchema,
     features: FeatureConfig,
-    config: LightGBMConfig | LogisticConfig,
+    config: FrozenModel,
     seed: int,
     n_jobs: int = 1,
 ) -> Pipeline:
-    """Features + estimator as ONE scikit-learn pipeline: raw customer columns in, PD out.
+    """Ratios -> the family's encoder -> its estimator, as ONE scikit-learn pipeline: raw
+    customer columns in, PD out.
 
     This object is what is cross-validated, logged to MLflow and served, so serving runs
     exactly the transforms that were validated.
     """
+    family = family_of_config(config)
+    encoder = family.build_encoder(schema, features, config)
+    inputs = model_input_columns(schema, features)
     return Pipeline(
         [
-            ("features", build_feature_pipeline(schema, features, config.encoding)),
-            ("model", build_estimator(config, model_input_columns(schema, features), seed, n_jobs)),
+            ("features", build_feature_pipeline(schema, features, encoder)),
+            ("model", family.build_estimator(config, inputs, seed, n_jobs)),
         ]
     )
 
@@ -107,7 +64,7 @@ def build_model_pipeline(
 def build_calibrated_model(
     schema: DatasetSchema,
     features: FeatureConfig,
-    config: LightGBMConfig | LogisticConfig,
+    config: FrozenModel,
     calibration: CalibrationConfig,
     seed: int,
     n_jobs: int = 1,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from experiments.cli import ParamsOption, ProjectOption, app, fail, load, run_stage
+from experiments.cli import ParamsOption, ProjectOption, app, check_family, load, run_stage
 
 
 @app.command()
@@ -57,7 +57,7 @@ def split(
 @app.command()
 def train(
     model: Annotated[
-        str, typer.Option(help="Model family from params.yaml: lightgbm or logistic.")
+        str, typer.Option(help="Model family from params.yaml: lightgbm, logistic or scorecard.")
     ],
     train_data: Annotated[Path, typer.Option("--train", help="Training split (Parquet).")],
     raw: Annotated[Path, typer.Option(help="Raw data file, whose DVC hash the run records.")],
@@ -73,10 +73,9 @@ def train(
     from experiments.stages import train as stage
 
     config = load(params)
-    if model not in ("lightgbm", "logistic"):
-        fail(f"--model must be 'lightgbm' or 'logistic', got {model!r}")
+    check_family(model)
     record = run_stage(
-        lambda: stage.run(config, model, train_data, raw, output, project_dir, best_params)  # type: ignore[arg-type]
+        lambda: stage.run(config, model, train_data, raw, output, project_dir, best_params)
     )
     typer.echo(f"trained {model}: MLflow run {record['run_id']}")
 

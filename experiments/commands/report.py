@@ -44,13 +44,14 @@ def report(
     distribution, tiers, PSI, SHAP, example reason codes, comparison with the champion and
     the promotion-gate verdict. The version gets the tag `validation_report`.
     """
-    from experiments.reports import validation as reporting
+    from experiments.reports.validation import choose_ref
+    from experiments.stages.report import run as run_report
 
     config = load(params)
     numbers = run_stage(
-        lambda: reporting.run(
+        lambda: run_report(
             config,
-            reporting.choose_ref(ref, registered),
+            choose_ref(ref, registered),
             split_dir,
             data_report,
             (html, json_output),

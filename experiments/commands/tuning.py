@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from experiments.cli import ParamsOption, ProjectOption, app, fail, load, run_stage
+from experiments.cli import (
+    ParamsOption,
+    ProjectOption,
+    app,
+    check_family,
+    fail,
+    load,
+    run_stage,
+)
 from experiments.config import ConfigError, ProjectConfig, describe_errors
 
 if TYPE_CHECKING:
     import optuna
-
-    from models.families.config import ModelName
 
 
 def with_budget(
@@ -58,7 +64,9 @@ def progress_bar(config: ProjectConfig, model: str, enabled: bool) -> Any:
 
 @app.command()
 def tune(
-    model: Annotated[str, typer.Option(help="Model family to tune: lightgbm or logistic.")],
+    model: Annotated[
+        str, typer.Option(help="Model family to tune: lightgbm, logistic or scorecard.")
+    ],
     train_data: Annotated[
         Path, typer.Option("--train", help="Training split (Parquet); folds are cut from it.")
     ] = Path("data/processed/split/train.parquet"),
@@ -109,22 +117,18 @@ def tune(
     """
     import optuna
 
+    from experiments.stages.tune import run as run_tuning
     from experiments.tuning.study import TuningError
-    from experiments.tuning.study import tune as run_tuning
 
-    if model not in ("lightgbm", "logistic"):
-        fail(f"--model must be 'lightgbm' or 'logistic', got {model!r}")
+    check_family(model)
     config = run_stage(lambda: with_budget(load(params), n_trials, timeout))
     output = output or Path(f"data/artifacts/{model}/best_params.json")
     raw = raw or Path(f"data/raw/{config.data.name}.{config.data.format}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     update = progress_bar(config, model, progress)
     try:
-        family = cast("ModelName", model)
         record = run_stage(
-            lambda: run_tuning(
-                config, family, train_data, raw, output, project_dir, workers, update
-            )
+            lambda: run_tuning(config, model, train_data, raw, output, project_dir, workers, update)
         )
     except TuningError as error:
         fail(str(error))

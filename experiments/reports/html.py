@@ -57,7 +57,8 @@ def data_uri(png: bytes) -> str:
 
 def format_number(value: Any, kind: str = "float") -> str:
     """Display form of a number: ``float`` 4 decimals, ``pct`` percent with 1 decimal,
-    ``int`` with thousands separators; ``None`` (and NaN) as ``n/a``; text unchanged."""
+    ``int`` with thousands separators, ``points`` 1 decimal; ``None`` (and NaN) as ``n/a``;
+    text unchanged."""
     if value is None or (isinstance(value, float) and value != value):
         return MISSING_TEXT
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -66,6 +67,8 @@ def format_number(value: Any, kind: str = "float") -> str:
         return f"{100 * value:.1f}%"
     if kind == "int":
         return f"{round(value):,}"
+    if kind == "points":
+        return f"{value:.1f}"
     return f"{value:.4f}"
 
 

@@ -11,8 +11,6 @@ the tag ``validation_report`` = the HTML's ``runs:/`` URI.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -23,7 +21,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
-from experiments.io import InputError, write_atomic, write_json
+from experiments.io import InputError
 from experiments.registry.refs import parse_model_ref, version_uri
 from experiments.registry.versions import (
     CHAMPION,
@@ -33,7 +31,7 @@ from experiments.registry.versions import (
     version_by_alias,
 )
 from experiments.reports.explain import build_explanations
-from experiments.reports.html import figure_png, render_report
+from experiments.reports.html import figure_png
 from experiments.reports.sections import (
     HELD_OUT,
     SPLITS,
@@ -41,13 +39,14 @@ from experiments.reports.sections import (
     build_performance,
     comparison_section,
     metrics_section,
+    records,
     score_splits,
 )
 from experiments.reports.summary import summary_section
-from experiments.tracking import setup_mlflow
 from features.schema import DatasetSchema
 from models.contract.pyfunc import CreditRiskModel
-from models.explain.explanation import split_pipeline
+from models.explain.additive import split_pipeline
+from models.families.registry import family_of
 from models.governance.gate import evaluate_gate
 
 ARTIFACT_PATH = "validation_report"
@@ -133,7 +132,17 @@ def model_section(client: MlflowClient, version: ModelVersion, model: CreditRisk
             if model.policy is None or model.policy.grades is None
             else model.policy.grades.bands()
         ),
+        "tables": family_tables(model),
     }
+
+
+def family_tables(model: CreditRiskModel) -> dict[str, list[dict[str, Any]]]:
+    """The family's own tables of this version (a scorecard's points per attribute)."""
+    if model.pipeline is None or model.policy is None:
+        return {}
+    tables = family_of(model.pipeline).tables
+    found = tables(model.pipeline, model.policy.scaling) if tables is not None else {}
+    return {name: records(table) for name, table in found.items()}
 
 
 def champion_and_gate(
@@ -223,42 +232,3 @@ def report_uri(version: ModelVersion) -> str:
 def render_figures(content: ReportContent) -> dict[str, bytes]:
     """Every figure as PNG bytes (rendered once, embedded in the HTML and logged)."""
     return {name: figure_png(figure) for name, figure in content.figures.items()}
-
-
-def log_report(
-    client: MlflowClient, version: ModelVersion, files: dict[str, Path], images: dict[str, bytes]
-) -> str:
-    """Log HTML, JSON and SHAP PNGs to the version's source run; tag the version with the
-    HTML's ``runs:/`` URI (returned)."""
-    if not version.run_id:
-        raise ReportError(f"version {version.version} of {version.name!r} has no source run")
-    with tempfile.TemporaryDirectory() as tmp:
-        for target, source in files.items():
-            shutil.copyfile(source, Path(tmp) / target)
-        for name, png in images.items():
-            if name.startswith("shap_"):
-                (Path(tmp) / f"{name}.png").write_bytes(png)
-        client.log_artifacts(version.run_id, tmp, artifact_path=ARTIFACT_PATH)
-    uri = report_uri(version)
-    client.set_model_version_tag(version.name, version.version, ARTIFACT_PATH, uri)
-    return uri
-
-
-def run(
-    config: ProjectConfig,
-    ref: str,
-    split_dir: Path,
-    data_report: Path,
-    outputs: tuple[Path, Path],
-    project_dir: Path,
-    n_examples: int = 5,
-) -> dict[str, Any]:
-    """Build, write (``outputs`` = HTML path, JSON path) and log the report; return the JSON."""
-    setup_mlflow(config.mlflow, project_dir)
-    numbers, images, version = build_report(config, ref, split_dir, data_report, n_examples)
-    html_path, json_path = outputs
-    html = render_report(numbers, images)
-    write_atomic(html_path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
-    write_json(json_path, numbers)
-    log_report(MlflowClient(), version, {HTML_NAME: html_path, JSON_NAME: json_path}, images)
-    return numbers

@@ -22,7 +22,8 @@ from experiments.config import ProjectConfig
 from experiments.io import file_digest, write_json
 from experiments.tracking import git_state, log_credit_risk_model, setup_mlflow
 from models.factory import build_calibrated_model, fit_credit_model
-from models.families.config import ModelName
+from models.families.registry import get_family
+from models.scoring.scorecard import ScoringPolicy
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
-def run_params(config: ProjectConfig, model: ModelName) -> dict[str, Any]:
+def run_params(config: ProjectConfig, model: str) -> dict[str, Any]:
     sections = {
         "seed": config.seed,
         "model_family": model,
@@ -50,7 +51,7 @@ def run_params(config: ProjectConfig, model: ModelName) -> dict[str, Any]:
     return {k: v for key, value in sections.items() for k, v in flatten(key, value).items()}
 
 
-def with_tuned_params(config: ProjectConfig, model: ModelName, best_params: Path) -> ProjectConfig:
+def with_tuned_params(config: ProjectConfig, model: str, best_params: Path) -> ProjectConfig:
     """The config with ``best_params.json`` (from ``riskgrade tune``) laid over ``models.<model>``.
 
     Keys the search did not set (e.g. monotone constraints) keep their ``params.yaml`` values.
@@ -66,9 +67,18 @@ def with_tuned_params(config: ProjectConfig, model: ModelName, best_params: Path
     return config.model_copy(update={"models": config.models.model_copy(update={model: tuned})})
 
 
+def log_family_tables(family: str, model: Any, policy: ScoringPolicy) -> None:
+    """The family's own tables (a scorecard's points) with the run, as JSON (the MLflow UI's
+    table view) and CSV."""
+    tables = get_family(family).tables
+    for name, table in (tables(model, policy.scaling) if tables else {}).items():
+        mlflow.log_table(table, artifact_file=f"{name}.json")
+        mlflow.log_text(table.to_csv(index=False), f"{name}.csv")
+
+
 def run(
     config: ProjectConfig,
-    model: ModelName,
+    model: str,
     train_path: Path,
     raw_path: Path,
     output: Path,
@@ -112,6 +122,7 @@ def run(
         )
         mlflow.log_dict(policy.model_dump(mode="json"), "scoring_policy.json")
         info = log_credit_risk_model(calibrated, policy, X)
+        log_family_tables(model, calibrated, policy)
     record = {"run_id": active.info.run_id, "model_uri": info.model_uri, "model_family": model}
     write_json(output, record)
     return record

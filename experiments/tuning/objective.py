@@ -3,9 +3,9 @@
 The training data and its stratified folds are built once per process (``TuningData``) and
 the objective closes over them. The feature pipeline (quantiles, WoE tables, categories) is
 fitted on each fold's training part only, so no validation row leaks into its own score.
-LightGBM stops early on the fold's validation part; that makes the fold score slightly
-optimistic (the stopping point is chosen on the rows that are scored), which is why the
-benchmark measures tuned models on outer folds the study never saw.
+A boosting family (LightGBM) stops early on the fold's validation part; that makes the fold
+score slightly optimistic (the stopping point is chosen on the rows that are scored), which
+is why the benchmark measures tuned models on outer folds the study never saw.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import lightgbm
 import numpy as np
 import optuna
 import pandas as pd
@@ -29,16 +28,11 @@ from threadpoolctl import threadpool_limits
 from experiments.config import TuneConfig
 from experiments.io import file_digest
 from features.pipeline import FeatureConfig
-from features.schema import DatasetSchema
+from features.schema import DatasetSchema, FrozenModel
 from models.factory import build_model_pipeline
-from models.families.config import LightGBMConfig, LogisticConfig, ModelName
-from models.families.search_spaces import suggest_lightgbm, suggest_logistic
+from models.families.base import EarlyStopping
+from models.families.registry import get_family
 
-ModelConfig = LightGBMConfig | LogisticConfig
-SEARCH_SPACES: dict[str, Callable[[Any, Any], ModelConfig]] = {
-    "lightgbm": suggest_lightgbm,
-    "logistic": suggest_logistic,
-}
 Fold = tuple[np.ndarray, np.ndarray]
 
 
@@ -50,10 +44,10 @@ class StudySpec:
     ``n_existing`` is the number of trials the study had when that run started (sampler seed).
     """
 
-    family: ModelName
+    family: str
     study_name: str
     storage: str
-    base: ModelConfig
+    base: FrozenModel
     schema: DatasetSchema
     features: FeatureConfig
     tune: TuneConfig
@@ -94,44 +88,37 @@ def build_tuning_data(
 
 
 class BoostedFold(NamedTuple):
-    """A fold's early-stopped LightGBM model with its (encoded) validation rows."""
+    """A fold's early-stopped model with its (encoded) validation rows."""
 
     model: Any
     X_valid: pd.DataFrame
     y_valid: np.ndarray
     best_iteration: int
+    predict: Callable[[Any, pd.DataFrame, int], np.ndarray]
 
 
-def fit_lightgbm_fold(pipeline: Pipeline, data: TuningData, fold: Fold, rounds: int) -> BoostedFold:
-    """Fit features on the fold's train part, boost with early stopping on its valid part.
-
-    Stops on the validation log loss: smoother than AUC on a few hundred rows, and measured
-    to give better tree counts (``benchmarks/tuning.py``). With ``class_weight="balanced"``
-    the loss is weighted the same way, so stopping follows the loss the trees minimise.
-    """
+def fit_boosted_fold(
+    pipeline: Pipeline, stopping: EarlyStopping, data: TuningData, fold: Fold, rounds: int
+) -> BoostedFold:
+    """Fit features on the fold's train part, boost with early stopping on its valid part."""
     train, valid = fold
     features, model = pipeline.named_steps["features"], pipeline.named_steps["model"]
     X_fit = features.fit_transform(data.X.iloc[train], data.y[train])
     X_valid = features.transform(data.X.iloc[valid])
-    model.fit(
-        X_fit,
-        data.y[train],
-        eval_X=X_valid,
-        eval_y=data.y[valid],
-        eval_class_weight=[model.class_weight],
-        callbacks=[lightgbm.early_stopping(rounds, verbose=False)],
-    )
-    return BoostedFold(model, X_valid, data.y[valid], int(model.best_iteration_))
+    best = stopping.fit(model, X_fit, data.y[train], X_valid, data.y[valid], rounds)
+    return BoostedFold(model, X_valid, data.y[valid], best, stopping.predict)
 
 
 def score_fold(
-    spec: StudySpec, config: ModelConfig, data: TuningData, fold: Fold
+    spec: StudySpec, config: FrozenModel, data: TuningData, fold: Fold
 ) -> tuple[float, BoostedFold | None]:
-    """ROC AUC on one fold's validation part (LightGBM: at the fold's own best iteration)."""
+    """ROC AUC on one fold's validation part (boosting: at the fold's own best round)."""
     pipeline = build_model_pipeline(spec.schema, spec.features, config, spec.seed, spec.n_jobs)
+    stopping = get_family(spec.family).early_stopping
     train, valid = fold
-    if isinstance(config, LightGBMConfig):
-        boosted = fit_lightgbm_fold(pipeline, data, fold, spec.tune.early_stopping_rounds)
+    if stopping is not None:
+        rounds = spec.tune.early_stopping_rounds
+        boosted = fit_boosted_fold(pipeline, stopping, data, fold, rounds)
         return auc_at(boosted, boosted.best_iteration), boosted
     pipeline.fit(data.X.iloc[train], data.y[train])
     pd_ = pipeline.predict_proba(data.X.iloc[valid])[:, 1]
@@ -139,9 +126,8 @@ def score_fold(
 
 
 def auc_at(fold: BoostedFold, trees: int) -> float:
-    """Validation ROC AUC of a fold's model using its first ``trees`` trees (all if fewer)."""
-    pd_ = fold.model.predict_proba(fold.X_valid, num_iteration=trees)[:, 1]
-    return float(roc_auc_score(fold.y_valid, pd_))
+    """Validation ROC AUC of a fold's model using its first ``trees`` rounds (all if fewer)."""
+    return float(roc_auc_score(fold.y_valid, fold.predict(fold.model, fold.X_valid, trees)))
 
 
 def score_at_common_iteration(folds: list[BoostedFold]) -> tuple[list[float], int]:
@@ -155,11 +141,14 @@ def score_at_common_iteration(folds: list[BoostedFold]) -> tuple[list[float], in
     return [auc_at(fold, trees) for fold in folds], trees
 
 
-def trial_config(spec: StudySpec, trial: Any) -> ModelConfig:
-    """The configuration a trial evaluates; LightGBM gets the tree cap for early stopping."""
-    config = SEARCH_SPACES[spec.family](trial, spec.base)
-    if isinstance(config, LightGBMConfig):
-        config = config.model_copy(update={"n_estimators": spec.tune.max_estimators})
+def trial_config(spec: StudySpec, trial: Any) -> FrozenModel:
+    """The configuration a trial evaluates; a boosting family gets the round cap for early
+    stopping."""
+    family = get_family(spec.family)
+    config: FrozenModel = family.suggest(trial, spec.base)
+    if family.early_stopping is not None:
+        cap = {family.early_stopping.size_field: spec.tune.max_estimators}
+        config = config.model_copy(update=cap)
     return config
 
 
@@ -181,7 +170,7 @@ def make_objective(spec: StudySpec, data: TuningData) -> Callable[[optuna.Trial]
 
 
 def cross_validate(
-    trial: optuna.Trial, spec: StudySpec, config: ModelConfig, data: TuningData
+    trial: optuna.Trial, spec: StudySpec, config: FrozenModel, data: TuningData
 ) -> float:
     """Fold by fold; raises ``optuna.TrialPruned`` when the pruner stops the trial.
 

@@ -1,4 +1,5 @@
-"""``riskgrade tune``: one resumable Optuna study per model family, on one or more processes.
+"""One resumable Optuna study per model family, on one or more processes (run by the
+``tune`` stage, ``experiments.stages.tune``).
 
 The study is named ``<family>-<hash>``; the hash covers everything that defines the search
 (training-data hash, column roles, the family's ``params.yaml`` section, feature settings,
@@ -33,9 +34,7 @@ import optuna
 from optuna.trial import FixedTrial, TrialState
 
 from experiments.config import ProjectConfig, TuneConfig
-from experiments.io import write_json
 from experiments.tuning.objective import (
-    SEARCH_SPACES,
     StudySpec,
     TuningData,
     build_tuning_data,
@@ -44,8 +43,7 @@ from experiments.tuning.objective import (
     trial_config,
 )
 from experiments.tuning.storage import check_workers, open_storage, resolve_storage
-from experiments.tuning.tracking import finish_parent_run, parent_run
-from models.families.config import ModelName
+from models.families.registry import get_family
 from models.families.search_spaces import changed_values, starting_params
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -56,7 +54,7 @@ class TuningError(RuntimeError):
     """A study could not produce best params (no completed trial, a worker crashed)."""
 
 
-def study_name(config: ProjectConfig, family: ModelName, data_md5: str) -> str:
+def study_name(config: ProjectConfig, family: str, data_md5: str) -> str:
     """``<family>-<10 hex>`` from what defines the search; the budget and storage do not count."""
     payload = {
         "family": family,
@@ -64,7 +62,7 @@ def study_name(config: ProjectConfig, family: ModelName, data_md5: str) -> str:
         "columns": {"features": config.data.features, "target": config.data.target},
         "base": config.models.get(family).model_dump(mode="json"),
         "features": config.features.model_dump(mode="json"),
-        "search_space": inspect.getsource(SEARCH_SPACES[family]),
+        "search_space": inspect.getsource(get_family(family).suggest),
         "folds": [config.tune.folds, config.tune.repeats],
         "seed": config.seed,
         "early_stopping": [config.tune.early_stopping_rounds, config.tune.max_estimators],
@@ -193,7 +191,7 @@ def run_in_workers(
 def best_params_record(study: optuna.Study, spec: StudySpec) -> dict[str, Any]:
     """What ``best_params.json`` holds: the tuned values to lay over ``params.yaml``.
 
-    For LightGBM ``n_estimators`` is derived from the best trial's early-stopping points
+    For a boosting family the round count is derived from the best trial's early-stopping points
     (see ``derive_n_estimators``).
     """
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -205,10 +203,11 @@ def best_params_record(study: optuna.Study, spec: StudySpec) -> dict[str, Any]:
     best = study.best_trial
     config = trial_config(spec, FixedTrial(best.params, best.number))
     searched = set(best.params)
-    if spec.family == "lightgbm":
+    stopping = get_family(spec.family).early_stopping
+    if stopping is not None:
         trees = derive_n_estimators(best.user_attrs["common_iteration"], spec.tune.folds)
-        config = config.model_copy(update={"n_estimators": trees})
-        searched.add("n_estimators")
+        config = config.model_copy(update={stopping.size_field: trees})
+        searched.add(stopping.size_field)
     return {
         "model_family": spec.family,
         "params": changed_values(config, spec.base, searched),
@@ -220,7 +219,7 @@ def best_params_record(study: optuna.Study, spec: StudySpec) -> dict[str, Any]:
 
 
 def prepare_study(
-    config: ProjectConfig, family: ModelName, data: TuningData, project_dir: Path, workers: int
+    config: ProjectConfig, family: str, data: TuningData, project_dir: Path, workers: int
 ) -> tuple[StudySpec, optuna.Study]:
     """Resolve and check the storage, open the study, fail trials of dead processes.
 
@@ -244,54 +243,10 @@ def prepare_study(
     study = open_study(spec)
     fail_dead_trials(study)
     if not study.trials:
-        start = starting_params(SEARCH_SPACES[family], spec.base)
+        start = starting_params(get_family(family).suggest, spec.base)
         study.enqueue_trial(start, user_attrs={"start": "params.yaml"}, skip_if_exists=True)
     spec = replace(spec, n_existing=len(study.trials))
     study.sampler = make_sampler(spec, 0)
     study.set_user_attr("model_family", family)
     study.set_user_attr("train_data_md5", data.data_md5)
     return spec, study
-
-
-def tune(
-    config: ProjectConfig,
-    family: ModelName,
-    train_path: Path,
-    raw_path: Path | None,
-    output: Path,
-    project_dir: Path,
-    workers: int = 1,
-    progress: Callable[[optuna.Study], None] | None = None,
-) -> dict[str, Any]:
-    """Run (or resume) the study, log it to MLflow, write ``best_params.json``; return it."""
-    data = build_tuning_data(train_path, config.data, config.tune, config.seed)
-    spec, study = prepare_study(config, family, data, project_dir, workers)
-    runs = parent_run(config, spec, raw_path, project_dir, workers)
-
-    def on_update(*_: Any) -> None:
-        for trial in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.FAIL)):
-            if trial.user_attrs.get("invocation") == spec.invocation:
-                runs.log_trial(trial, spec.study_name)
-        if progress is not None:
-            progress(study)
-
-    record: dict[str, Any] = {}
-    status = "FAILED"
-    try:
-        finished = len(study.get_trials(deepcopy=False, states=FINISHED))
-        remaining = None if config.tune.n_trials is None else config.tune.n_trials - finished
-        budgets = split_budget(None if remaining is None else max(0, remaining), workers)
-        if len(budgets) == 1:
-            optimize(spec, study, data, budgets[0], callbacks=[on_update])
-        elif budgets:
-            run_in_workers(spec, train_path, budgets, on_update)
-        on_update()
-        record = best_params_record(study, spec)
-        write_json(output, record)
-        status = "FINISHED"
-        return record
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        finish_parent_run(runs, study, record, status)

@@ -6,9 +6,10 @@ the top risk-raising factors) and ``strategy`` (JSON: the tier's credit-limit po
 terms, collateral, review frequency and recommended actions) out. A registered version is
 this wrapper around the whole fitted model (``models.calibration.CalibratedPipeline``: the
 scikit-learn pipeline and its calibration map, stored with skops, MLflow's safe format), the
-``ScoringPolicy`` fitted with it (grades, tier cut-offs) and, for linear models, the mean encoded
-training row that explanations are relative to (an aggregate: no customer's record is
-stored). So a version always scores and
+``ScoringPolicy`` fitted with it (grades, tier cut-offs) and, for families that explain
+relative to one, the baseline of its explanations (logistic: the mean encoded training row;
+scorecard: its best attributes; an aggregate either way, no customer's record is stored;
+the artifact keeps its first name, ``background_mean``). So a version always scores and
 explains the same way. Pass ``params={"reason_codes": k}`` to change the number of reasons
 (0: none). This module only defines the adapter; logging happens in ``experiments``.
 Loading a version needs riskgrade installed (it defines the classes).
@@ -27,6 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from models.calibration import CalibratedPipeline
 from models.explain.explanation import explain
+from models.families.registry import trusted_types
 from models.scoring.reason_codes import reason_codes
 from models.scoring.scorecard import ScoringPolicy, score_customers
 
@@ -35,17 +37,12 @@ POLICY_ARTIFACT = "policy"
 BACKGROUND_ARTIFACT = "background_mean"
 REASONS_PARAM = "reason_codes"
 
-# Types inside a riskgrade pipeline that skops must be told to trust when loading.
+# Types inside a riskgrade pipeline that skops must be told to trust when loading: the
+# shared steps, and what each model family declares.
 TRUSTED_TYPES = [
-    "features.transformers.CategoryEncoder",
-    "features.transformers.MissingToNaN",
     "features.transformers.RatioFeatures",
-    "features.transformers.WoEEncoder",
     "models.calibration.CalibratedPipeline",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "collections.OrderedDict",
-    "numpy.dtype",  # SimpleImputer._fit_dtype in the one-hot path (tuning may choose it)
+    *trusted_types(),
 ]
 
 

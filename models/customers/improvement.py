@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from features.schema import DatasetSchema
 from features.transformers import MISSING, CategoryEncoder, WoEEncoder
-from models.explain.explanation import split_pipeline
+from models.explain.additive import split_pipeline
 from models.scoring.scorecard import TIERS, ScoringPolicy, score_customers
 
 NUMERIC_FACTORS = (0.5, 0.75, 1.25, 1.5)

@@ -15,7 +15,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from models.explain.explanation import Explanation
+from models.explain.additive import Explanation
 
 CONTRIBUTION_LABEL = "contribution to risk (log-odds of default)"
 

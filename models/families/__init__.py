@@ -1,1 +1,1 @@
-"""Model families: one module per family (config, estimator, search space)."""
+"""Model families: one module per family, listed in ``registry``."""

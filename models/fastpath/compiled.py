@@ -5,7 +5,7 @@ Scoring one customer through the scikit-learn pipeline costs milliseconds of pan
 compiled form runs exactly the fitted transforms (ratios, category codes, WoE tables, one-hot,
 imputation and scaling, the linear dot product or LightGBM's own booster), so it returns the
 pipeline's PD and ``models.explain.explanation.explain``'s raw-column contributions to
-floating-point rounding (tested to 1e-9 on every test row of both model families).
+floating-point rounding (tested to 1e-9 on every test row of every model family).
 
 Input everywhere is ``columns``: raw column -> numpy array, numbers as float64 (NaN = missing),
 categories as object (``None`` = missing); ``columns_from_records`` builds it from dicts.
@@ -20,15 +20,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMClassifier
 from sklearn.pipeline import Pipeline
 
-from features.transformers import CategoryEncoder
 from models.calibration import CalibrationMap, unwrap
-from models.explain.explanation import encoded_sources, raw_column_weights, split_pipeline
-from models.fastpath.encoders import NAN, CategoryCode, ColumnEncoder, PassNumber, number
+from models.explain.additive import split_pipeline
+from models.explain.columns import encoded_sources, raw_column_weights
+from models.families.registry import family_of
+from models.fastpath.encoders import NAN, ColumnEncoder, number
 from models.fastpath.lightgbm_runner import LightGBMRunner
-from models.fastpath.linear import linear_encoders
 
 Columns = Mapping[str, np.ndarray]
 
@@ -54,8 +53,9 @@ class CompiledPipeline:
     weights: np.ndarray  # input columns x raw columns, as models.explain.explanation maps them
     booster: LightGBMRunner | None = None  # None for a linear model
     intercept: float = 0.0
-    background_terms: np.ndarray | None = None  # linear: coef . background mean, per input
+    baseline_terms: np.ndarray | None = None  # linear: coef . baseline, per input
     calibration: CalibrationMap = field(default_factory=lambda: CalibrationMap("none"))
+    explain_method: str = ""  # a linear family's explanation (LightGBM's runner names its own)
     known_sets: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,7 +100,7 @@ class CompiledPipeline:
         """The model step on encoded rows (LightGBM inputs or linear margin terms)."""
         if self.booster is not None:
             return self.predict_lightgbm(encoded, contributions)
-        assert self.background_terms is not None
+        assert self.baseline_terms is not None
         margin = self.intercept + encoded.sum(axis=1)
         if self.calibration.method == "none":
             pd_ = 1.0 / (1.0 + np.exp(-margin))
@@ -108,8 +108,8 @@ class CompiledPipeline:
             pd_ = self.calibration.pd(margin)
         if not contributions:
             return FastScores(pd_)
-        raw = (encoded - self.background_terms) @ self.weights
-        return self.calibrated(pd_, raw, self.intercept + float(self.background_terms.sum()))
+        raw = (encoded - self.baseline_terms) @ self.weights
+        return self.calibrated(pd_, raw, self.intercept + float(self.baseline_terms.sum()))
 
     def predict_lightgbm(self, encoded: np.ndarray, contributions: bool) -> FastScores:
         """LightGBM's booster on the float rows; TreeSHAP as ``pred_contrib`` computes it.
@@ -128,6 +128,16 @@ class CompiledPipeline:
         margin, shap = self.booster.margin_contributions(encoded)
         pd_ = self.calibration.pd(margin)
         return self.calibrated(pd_, shap[:, :-1] @ self.weights, float(shap[0, -1]))
+
+    @property
+    def method(self) -> str:
+        """How contributions are computed, as ``models.explain.explanation`` names it."""
+        method = self.booster.shap_method if self.booster is not None else self.explain_method
+        if self.calibration.method == "platt":
+            return f"{method}, Platt-calibrated (x {self.calibration.slope:.4g})"
+        if self.calibration.method == "isotonic":
+            return f"{method}; log-odds before isotonic calibration"
+        return method
 
     def calibrated(self, pd_: np.ndarray, raw: np.ndarray, base_value: float) -> FastScores:
         """Contributions in calibrated log-odds (``models.explain.explanation.calibrated``)."""
@@ -171,34 +181,6 @@ def columns_from_records(
     }
 
 
-def lightgbm_encoders(
-    encoder: Any, model: LGBMClassifier, inputs: list[str]
-) -> tuple[list[ColumnEncoder], dict[str, tuple[str, ...]]]:
-    """Pass-through numbers and LightGBM category codes (its ``pandas_categorical`` order)."""
-    if not isinstance(encoder, CategoryEncoder):
-        raise TypeError(
-            f"fast path: LightGBM expects a CategoryEncoder, got {type(encoder).__name__}"
-        )
-    known: dict[str, list[str]] = encoder.categories_
-    booster = model.booster_
-    if len(booster.feature_name()) != len(inputs):
-        raise ValueError(
-            f"fast path: the booster has {len(booster.feature_name())} inputs, the feature "
-            f"pipeline produces {len(inputs)} ({inputs})"
-        )
-    categorical = [c for c in inputs if c in known]
-    orders = dict(zip(categorical, booster.pandas_categorical or [], strict=True))
-    encoders: list[ColumnEncoder] = []
-    for column in inputs:
-        if column not in known:
-            encoders.append(PassNumber())
-            continue
-        order = [str(c) for c in orders[column]]
-        codes = {c: float(order.index(c)) for c in known[column] if c in order}
-        encoders.append(CategoryCode(dict(codes)))  # type: ignore[arg-type]
-    return encoders, {c: tuple(known[c]) for c in categorical}
-
-
 def input_weights(pipeline: Pipeline, encoder: Any, inputs: list[str]) -> np.ndarray:
     """Input column x raw column weights (a ratio splits 0.5/0.5), from ``explanation``."""
     weights = raw_column_weights(pipeline)
@@ -210,41 +192,38 @@ def input_weights(pipeline: Pipeline, encoder: Any, inputs: list[str]) -> np.nda
 
 
 def compile_pipeline(
-    pipeline: Pipeline, background_mean: pd.Series | None = None, num_threads: int = 1
+    pipeline: Pipeline, baseline: pd.Series | None = None, num_threads: int = 1
 ) -> CompiledPipeline:
-    """Compile a fitted ``build_model_pipeline`` object (LightGBM or logistic regression).
+    """Compile a fitted ``build_model_pipeline`` object through its family's compiler.
 
-    ``background_mean``: the model's mean encoded training row (linear models; the baseline of
-    their explanations). ``num_threads``: LightGBM prediction threads (1 per server worker).
-    A ``CalibratedPipeline`` compiles to its inner pipeline plus its calibration map.
-    Raises ``TypeError`` for pipeline shapes the fast path does not know.
+    ``baseline``: what the version carries for its explanations (a linear model's mean
+    encoded training row; a scorecard's best attributes, derived when absent).
+    ``num_threads``: LightGBM prediction threads (1 per server worker). A
+    ``CalibratedPipeline`` compiles to its inner pipeline plus its calibration map.
+    Raises ``NotCompiledError`` when the family has no compiled fast path.
     """
+    family = family_of(pipeline)
+    if family.compile is None:
+        raise NotCompiledError(f"the {family.name} family has no compiled fast path")
     calibration = unwrap(pipeline)[1]
     features, model = split_pipeline(pipeline)
     ratio_step, encoder = features.named_steps["ratios"], features.named_steps["encode"]
     inputs = [str(c) for c in ratio_step.get_feature_names_out()]
-    common: dict[str, Any] = {
-        "raw_columns": tuple(str(c) for c in ratio_step.feature_names_in_),
-        "ratios": tuple(tuple(r) for r in ratio_step.ratios),
-        "input_columns": tuple(inputs),
-        "weights": input_weights(pipeline, encoder, inputs),
-        "calibration": calibration,
-    }
-    if isinstance(model, LGBMClassifier):
-        encoders, categories = lightgbm_encoders(encoder, model, inputs)
-        return CompiledPipeline(
-            categories=categories,
-            encoders=tuple(encoders),
-            booster=LightGBMRunner(model.booster_, num_threads),
-            **common,
-        )
-    if background_mean is None:
-        raise ValueError("fast path: a linear model needs its background mean (the baseline)")
-    linear = linear_encoders(encoder, model, inputs, background_mean)
+    parts = family.compile(encoder, model, inputs, baseline, num_threads)
     return CompiledPipeline(
-        categories=linear.categories,
-        encoders=tuple(linear.encoders),
-        intercept=linear.intercept,
-        background_terms=linear.background_terms,
-        **common,
+        raw_columns=tuple(str(c) for c in ratio_step.feature_names_in_),
+        ratios=tuple(tuple(r) for r in ratio_step.ratios),
+        input_columns=tuple(inputs),
+        weights=input_weights(pipeline, encoder, inputs),
+        calibration=calibration,
+        categories=parts.categories,
+        encoders=parts.encoders,
+        booster=parts.booster,
+        intercept=parts.intercept,
+        baseline_terms=parts.baseline_terms,
+        explain_method=parts.method,
     )
+
+
+class NotCompiledError(TypeError):
+    """The pipeline's family has no compiled fast path (serve the pipeline itself)."""

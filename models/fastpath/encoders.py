@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -130,22 +131,34 @@ def category_terms(terms: Mapping[str, float], missing_key: str = MISSING) -> Ca
 
 @dataclass(frozen=True)
 class BinnedNumberTerm:
-    """``coef * WoE`` of a number's quantile bin; missing -> the ``MISSING`` bin (or 0)."""
+    """``coef * WoE`` of a number's bin; missing -> ``missing_term``.
+
+    ``side="left"``: bins ``(e_i-1, e_i]`` (``WoEEncoder``'s quantile bins); ``"right"``: bins
+    ``[e_i-1, e_i)`` (optbinning's). A value in ``specials`` takes ``special_term``.
+    """
 
     edges: np.ndarray
     bin_terms: np.ndarray  # one term per bin (len(edges) + 1)
     missing_term: float
+    side: Literal["left", "right"] = "left"
+    specials: tuple[float, ...] = ()
+    special_term: float = 0.0
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         x = np.asarray(values, dtype="float64")
-        bins = np.searchsorted(self.edges, x, side="left")
-        return np.where(np.isnan(x), self.missing_term, self.bin_terms[bins])
+        terms = self.bin_terms[np.searchsorted(self.edges, x, side=self.side)]
+        if self.specials:
+            terms = np.where(np.isin(x, self.specials), self.special_term, terms)
+        return np.where(np.isnan(x), self.missing_term, terms)
 
     def encode_one(self, value: object) -> float:
         x = number(value)
         if x != x:
             return self.missing_term
-        return float(self.bin_terms[bisect.bisect_left(self.edges.tolist(), x)])
+        if x in self.specials:
+            return self.special_term
+        find = bisect.bisect_left if self.side == "left" else bisect.bisect_right
+        return float(self.bin_terms[find(self.edges.tolist(), x)])
 
 
 ColumnEncoder = PassNumber | CategoryCode | ScaledNumberTerm | CategoryTerm | BinnedNumberTerm

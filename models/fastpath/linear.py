@@ -4,13 +4,14 @@ A logistic model's margin is ``intercept + sum_k coef_k * x_k`` over the encoded
 ``x_k``. Grouping the encoded columns by the input column they come from gives one *term* per
 input column: ``coef * WoE`` (a table per bin or category), ``sum over categories of coef * 1``
 (one-hot: the active category's coefficient) or ``coef * (x - mean) / scale`` (scaled numbers).
-The background (baseline customer) term of each input column, ``sum_k coef_k * mean_k``, turns
-a term into the column's linear-SHAP contribution, exactly as ``models.explain.explanation`` does.
+The baseline term of each input column, ``sum_k coef_k * baseline_k``, turns a term into the
+column's contribution, exactly as the family's explanation does: the mean training row for
+logistic regression (linear SHAP), the best attribute for a scorecard (points lost).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,23 +22,17 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from features.transformers import MISSING, WoEEncoder
-from models.explain.explanation import encoded_sources
+from models.explain.columns import encoded_sources
 from models.fastpath.encoders import (
     BinnedNumberTerm,
     ColumnEncoder,
     ScaledNumberTerm,
     category_terms,
 )
+from models.fastpath.parts import CompiledModel
 
-
-@dataclass(frozen=True, eq=False)
-class LinearParts:
-    """What ``CompiledPipeline`` needs of a linear model."""
-
-    encoders: list[ColumnEncoder]
-    categories: dict[str, tuple[str, ...]]
-    intercept: float
-    background_terms: np.ndarray
+Terms = tuple[list[ColumnEncoder], dict[str, tuple[str, ...]]]
+TermBuilder = Callable[[Any, dict[str, float], list[str]], Terms]
 
 
 def woe_encoders(
@@ -120,28 +115,39 @@ def column_transformer_encoders(
     return [by_column[c] for c in inputs], categories
 
 
-def linear_encoders(
-    encoder: Any, model: Any, inputs: list[str], background_mean: pd.Series
-) -> LinearParts:
-    """Margin-term encoders, training categories, intercept and background terms."""
+def logistic_terms(encoder: Any, coef: dict[str, float], inputs: list[str]) -> Terms:
+    """Terms of the logistic family's encoders: WoE tables or the one-hot ColumnTransformer."""
+    if isinstance(encoder, WoEEncoder):
+        return woe_encoders(encoder, coef, inputs)
+    if isinstance(encoder, ColumnTransformer):
+        return column_transformer_encoders(encoder, coef, inputs)
+    raise TypeError(f"fast path: unsupported encoder {type(encoder).__name__}")
+
+
+def compile_linear(
+    encoder: Any,
+    model: Any,
+    inputs: list[str],
+    baseline: pd.Series,
+    terms: TermBuilder,
+    method: str,
+) -> CompiledModel:
+    """A linear model's margin terms (``terms`` builds them from the fitted encoder), its
+    intercept, and the baseline term of each input column (``coef . baseline`` over the
+    encoded columns it feeds), which turns a term into the column's contribution."""
     sources = encoded_sources(encoder, inputs)
     encoded = [name for name, _ in sources]
     weights = np.asarray(model.coef_, dtype="float64").ravel()
     if len(weights) != len(encoded):
         raise ValueError(f"fast path: {len(weights)} coefficients for {len(encoded)} inputs")
     coef = dict(zip(encoded, weights.tolist(), strict=True))
-    means = background_mean.reindex(encoded).to_numpy(dtype="float64")
-    if np.isnan(means).any():
-        raise ValueError("fast path: the background mean lacks some encoded model inputs")
-    background = dict.fromkeys(inputs, 0.0)
-    for (_, source), weight, mean in zip(sources, weights, means, strict=True):
-        background[source] += weight * mean
-    if isinstance(encoder, WoEEncoder):
-        encoders, categories = woe_encoders(encoder, coef, inputs)
-    elif isinstance(encoder, ColumnTransformer):
-        encoders, categories = column_transformer_encoders(encoder, coef, inputs)
-    else:
-        raise TypeError(f"fast path: unsupported encoder {type(encoder).__name__}")
+    values = baseline.reindex(encoded).to_numpy(dtype="float64")
+    if np.isnan(values).any():
+        raise ValueError("fast path: the baseline lacks some encoded model inputs")
+    per_input = dict.fromkeys(inputs, 0.0)
+    for (_, source), weight, value in zip(sources, weights, values, strict=True):
+        per_input[source] += weight * value
+    encoders, categories = terms(encoder, coef, inputs)
     intercept = float(np.asarray(model.intercept_).ravel()[0])
-    terms = np.array([background[c] for c in inputs])
-    return LinearParts(encoders, categories, intercept, terms)
+    baseline_terms = np.array([per_input[c] for c in inputs])
+    return CompiledModel(tuple(encoders), categories, None, intercept, baseline_terms, method)

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import Field
 
 from features.schema import FrozenModel
-from models.explain.explanation import Explanation
+from models.explain.additive import Explanation
 
 DEFAULT_TEMPLATE = "{label} {value} raises risk"
 """Placeholders: ``{label}`` (readable feature name) and ``{value}`` (formatted value:

@@ -4,7 +4,9 @@ Loading resolves the alias to a version number first and loads that exact versio
 concurrent promotion cannot mix two versions. Compiling a LightGBM model checks its fast path
 (tabulated TreeSHAP, single-row predictor) against ``Booster.predict`` on probe rows at every
 split threshold (``models.fastpath.probes``); a part that differs is replaced by LightGBM's own
-predictor and the version is served with a logged warning. Every load ends with a smoke
+predictor and the version is served with a logged warning. A family without a compiler
+(``models.families``) is served through its registered pipeline, also with a logged warning.
+Every load ends with a smoke
 prediction: the compiled fast path must reproduce the registered pipeline
 (``CreditRiskModel.score``) on the model's own input example to 1e-9, or the version is refused.
 
@@ -23,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.fastpath.compiled import compile_pipeline
+from models.fastpath.compiled import CompiledPipeline, NotCompiledError, compile_pipeline
+from models.fastpath.uncompiled import PipelineScorer
 from serving.scoring.predictor import LoadedModel, decide
 from serving.scoring.schemas import InputColumn, build_request_models
 from serving.settings import Settings
@@ -94,6 +97,20 @@ def smoke_test(model: LoadedModel, python_model: Any, example: pd.DataFrame) -> 
         )
 
 
+def compile_or_wrap(
+    pyfunc: Any, python_model: Any, threads: int
+) -> CompiledPipeline | PipelineScorer:
+    """The compiled fast path, or the pipeline itself when its family has no compiler."""
+    try:
+        return compile_pipeline(python_model.pipeline, python_model.background_mean, threads)
+    except NotCompiledError as reason:
+        schema = pyfunc.metadata.get_input_schema()
+        text = [s.name for s in schema.inputs if s.type.name == "string"] if schema else []
+        return PipelineScorer(
+            python_model.pipeline, python_model.background_mean, text, str(reason)
+        )
+
+
 def load_version(settings: Settings, version: str) -> LoadedModel:
     """Load, compile and smoke-test one version of the configured model."""
     import mlflow
@@ -102,14 +119,14 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
         python_model = pyfunc.unwrap_python_model()
-        compiled = compile_pipeline(
-            python_model.pipeline, python_model.background_mean, settings.lightgbm_threads
-        )
+        compiled = compile_or_wrap(pyfunc, python_model, settings.lightgbm_threads)
     except ModelLoadError:
         raise
     except Exception as error:  # any failure to load is reported, never half-served
         raise ModelLoadError(f"cannot load {uri}: {type(error).__name__}: {error}") from error
-    if compiled.booster is not None and compiled.booster.fallback_reason is not None:
+    if isinstance(compiled, PipelineScorer):
+        log.warning("%s: served through its pipeline (slower): %s", uri, compiled.reason)
+    elif compiled.booster is not None and compiled.booster.fallback_reason is not None:
         reason = compiled.booster.fallback_reason
         log.warning(
             "%s: LightGBM's own predictor answers where the fast path differed: %s", uri, reason

@@ -1,6 +1,7 @@
 """The per-request fast path: validated customers in, decisions out, no pandas.
 
-``LoadedModel`` is one registered version, compiled (``models.fastpath.compiled``) with its
+``LoadedModel`` is one registered version, compiled (``models.fastpath.compiled``; a family
+without a compiler is served through its pipeline, ``models.fastpath.uncompiled``) with its
 ``ScoringPolicy``. ``decide`` turns customers into PD, score, tier, reason codes and
 unseen-category flags with the same functions the pyfunc uses (``pd_to_score``,
 ``assign_tier``, ``models.scoring.reason_codes``), so the service, batch scoring and
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from models.fastpath.compiled import CompiledPipeline, FastScores, columns_from_records
+from models.fastpath.uncompiled import PipelineScorer
 from models.scoring.grades import assign_grade
 from models.scoring.reason_codes import (
     build_reason,
@@ -39,7 +41,7 @@ class LoadedModel:
     name: str
     version: str
     alias: str
-    compiled: CompiledPipeline
+    compiled: CompiledPipeline | PipelineScorer  # the pipeline itself if its family cannot compile
     policy: ScoringPolicy
     columns: list[InputColumn]
     requests: RequestModels
@@ -198,13 +200,7 @@ def explanation_of(
     ]
     items.sort(key=lambda item: -abs(item["contribution"]))
     margin = scores.base_value + float(row.sum())
-    booster = model.compiled.booster
-    method = booster.shap_method if booster is not None else "linear SHAP (interventional)"
-    calibration = model.compiled.calibration
-    if calibration.method == "platt":
-        method += f", Platt-calibrated (x {calibration.slope:.4g})"
-    elif calibration.method == "isotonic":
-        method += "; log-odds before isotonic calibration"
+    method = model.compiled.method
     return decision, {
         "base_value": scores.base_value,
         "margin": margin,

@@ -28,7 +28,8 @@ from models.calibration import (
     out_of_fold_margins,
     sigmoid,
 )
-from models.explain.explanation import encoded_background_mean, explain, needs_background
+from models.explain.additive import encoded_background_mean
+from models.explain.explanation import explain, needs_background
 from models.factory import build_calibrated_model, fit_credit_model
 from models.fastpath.compiled import compile_pipeline
 

@@ -33,10 +33,9 @@ import pandas as pd
 import pytest
 
 # tests/ is on sys.path (the root conftest's folder): the pipeline tests' registry helpers.
-from pipeline.registry_support import register_fitted, temporary_project
+from pipeline.registry_support import register_fitted, split_project
 
 from experiments.config import ProjectConfig
-from features.splitting import split_dataset
 from serving.settings import hash_api_key
 
 pytestmark = pytest.mark.slow
@@ -150,8 +149,7 @@ def registered_model(
 ) -> RegisteredModel:
     """LightGBM fitted on the training split, registered as version 1 and ``@champion``."""
     root = tmp_path_factory.mktemp("registry")
-    config = temporary_project(root, project_config, MODEL_NAME)
-    parts = split_dataset(german_credit, config.data, config.split, config.seed)
+    config, parts = split_project(root, project_config, german_credit, MODEL_NAME)
     version = register_fitted(config, config.models.lightgbm, parts["train"], champion=True)
     customers = parts["test"][config.data.features].head(1)
     loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}")

@@ -84,6 +84,7 @@ def reported_version(
     raw["registry"]["model_name"] = MODEL_NAME
     raw["mlflow"] |= {"tracking_uri": uri, "experiment": "report"}
     raw["runtime"]["n_jobs"] = 1
+    raw["train"]["models"] = ["lightgbm", "logistic"]  # the two this fixture trains
     config = ProjectConfig.model_validate(raw)
     html, json = root / "out" / "validation_report.html", root / "out" / "validation_report.json"
     # mlflow.set_tracking_uri / set_experiment export MLFLOW_TRACKING_URI / MLFLOW_EXPERIMENT_ID,

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.tracking import log_credit_risk_model, setup_mlflow
+from features.splitting import split_dataset
 from models.factory import build_calibrated_model, fit_credit_model
 
 
@@ -32,6 +33,23 @@ def temporary_project(
     config = ProjectConfig.model_validate(raw)
     setup_mlflow(config.mlflow, root)
     return config
+
+
+def split_project(
+    root: Path,
+    project_config: ProjectConfig,
+    data: pd.DataFrame,
+    model_name: str,
+    raw_changes: dict | None = None,
+    write_parts: bool = False,
+) -> tuple[ProjectConfig, dict[str, pd.DataFrame]]:
+    """``temporary_project`` and the train/valid/test split of ``data`` (written to
+    ``root/<part>.parquet`` when ``write_parts``)."""
+    config = temporary_project(root, project_config, model_name, raw_changes)
+    parts = split_dataset(data, config.data, config.split, config.seed)
+    for name, frame in parts.items() if write_parts else ():
+        frame.to_parquet(root / f"{name}.parquet")
+    return config, parts
 
 
 def register_fitted(

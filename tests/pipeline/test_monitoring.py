@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from registry_support import register_fitted, temporary_project
+from registry_support import register_fitted, split_project
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from experiments.config import ProjectConfig
-from features.splitting import split_dataset
 
 NAME = "monitor-credit"
 
@@ -26,10 +25,7 @@ def project(
 ) -> Path:
     """params.yaml, train/test parquet files and a champion logistic model in a tmp store."""
     root = tmp_path_factory.mktemp("monitoring")
-    config = temporary_project(root, project_config, NAME)
-    parts = split_dataset(german_credit, config.data, config.split, config.seed)
-    for name, frame in parts.items():
-        frame.to_parquet(root / f"{name}.parquet")
+    config, parts = split_project(root, project_config, german_credit, NAME, write_parts=True)
     tags = {"test_roc_auc": "0.79"}
     register_fitted(config, config.models.logistic, parts["train"], champion=True, tags=tags)
     return root

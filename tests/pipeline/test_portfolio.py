@@ -10,12 +10,11 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from registry_support import register_fitted, temporary_project
+from registry_support import register_fitted, split_project
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from experiments.config import ProjectConfig
-from features.splitting import split_dataset
 
 NAME = "portfolio-credit"
 RANK = {"low": 0, "medium": 1, "high": 2}
@@ -32,9 +31,8 @@ def project(
     strategies = project_config.scorecard.model_dump(mode="json")["strategies"]
     strategies["high"]["actions"] = ["call the customer within a week"]
     changes = {"scorecard": {"strategies": strategies}}
-    config = temporary_project(root, project_config, NAME, changes)
+    config, parts = split_project(root, project_config, german_credit, NAME, changes)
     schema = config.data
-    parts = split_dataset(german_credit, schema, config.split, config.seed)
     register_fitted(config, config.models.logistic, parts["train"], champion=True)
     customers = parts["test"][schema.features].head(80).reset_index(drop=True)
     customers.insert(0, "customer_id", [f"C{i:04d}" for i in range(len(customers))])

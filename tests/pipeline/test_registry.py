@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from registry_support import register_fitted, temporary_project
+from registry_support import register_fitted, split_project
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from experiments.config import ProjectConfig
-from features.splitting import split_dataset
 
 NAME = "test-credit"
 
@@ -31,10 +30,7 @@ def workspace(
     v3: LightGBM (good; measured test AUC 0.791 vs 0.789 for v1 on this split).
     """
     root = tmp_path_factory.mktemp("registry")
-    config = temporary_project(root, project_config, NAME)
-    parts = split_dataset(german_credit, config.data, config.split, config.seed)
-    for part in ("train", "valid", "test"):
-        parts[part].to_parquet(root / f"{part}.parquet")
+    config, parts = split_project(root, project_config, german_credit, NAME, write_parts=True)
     train, schema = parts["train"], config.data
     shuffled = pd.Series(np.random.default_rng(0).permutation(train[schema.target].to_numpy()))
     register_fitted(config, config.models.logistic, train)

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import SCORER_KEY, Registry, fit, make_settings
+from serving_support import SCORER_KEY, Registry, build_registry, make_settings
 
 from experiments.config import ProjectConfig
-from experiments.tracking import setup_mlflow
-from features.splitting import split_dataset
 from serving.app import create_app
 
 
@@ -27,18 +25,11 @@ def registry(
     german_credit: pd.DataFrame,
 ) -> Registry:
     root = tmp_path_factory.mktemp("serving-registry")
-    raw = project_config.model_dump(mode="json")
-    raw["mlflow"] |= {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "experiment": "serve"}
-    config = ProjectConfig.model_validate(raw)
-    setup_mlflow(config.mlflow, root)
-    parts = split_dataset(german_credit, config.data, config.split, config.seed)
-    registry = Registry(root, raw["mlflow"]["tracking_uri"], config, parts, {})
-    for family in ("lightgbm", "logistic"):
-        pipeline = fit(config, parts["train"], family)
-        tags = {"model_family": family, "test_roc_auc": "0.78", "data_md5": "abc123"}
-        registry.register(pipeline, tags)
-    registry.set_champion("1")
-    return registry
+    families = {
+        family: {"model_family": family, "test_roc_auc": "0.78", "data_md5": "abc123"}
+        for family in ("lightgbm", "logistic")
+    }
+    return build_registry(root, project_config, german_credit, "serve", families)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
-from experiments.tracking import log_credit_risk_model
+from experiments.tracking import log_credit_risk_model, setup_mlflow
+from features.splitting import split_dataset
 from models.calibration import CalibratedPipeline
 from models.factory import build_calibrated_model, fit_credit_model
 from models.scoring.scorecard import ScoringPolicy
@@ -69,9 +71,10 @@ class Registry:
 
 def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Fitted:
     models = registry_config.models
-    model_config = models.lightgbm if family == "lightgbm" else models.logistic
     if family == "onehot":
-        model_config = models.logistic.model_copy(update={"encoding": "onehot"})
+        model_config = models.get("logistic").model_copy(update={"encoding": "onehot"})
+    else:
+        model_config = models.get(family)
     schema = registry_config.data
     model = build_calibrated_model(
         schema, registry_config.features, model_config, registry_config.calibration,
@@ -79,6 +82,31 @@ def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Fit
     )  # fmt: skip
     X, y = train[schema.features], train[schema.target].to_numpy()
     return Fitted(model, fit_credit_model(model, registry_config.scorecard, X, y))
+
+
+def build_registry(
+    root: Path,
+    project_config: ProjectConfig,
+    data: pd.DataFrame,
+    experiment: str,
+    families: dict[str, dict[str, str]],
+) -> Registry:
+    """A SQLite MLflow registry under ``root`` with one version per family (in order, with
+    its tags), fitted on the training split of ``data``; version 1 is ``@champion``."""
+    raw = project_config.model_dump(mode="json")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    raw["mlflow"] |= {"tracking_uri": uri, "experiment": experiment}
+    config = ProjectConfig.model_validate(raw)
+    # the environment wins over params.yaml (riskgrade's rule), and a session fixture set up
+    # before a module's MLflow isolation leaves its store there: point it at this one
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    setup_mlflow(config.mlflow, root)
+    parts = split_dataset(data, config.data, config.split, config.seed)
+    registry = Registry(root, uri, config, parts, {})
+    for family, tags in families.items():
+        registry.register(fit(config, parts["train"], family), tags)
+    registry.set_champion("1")
+    return registry
 
 
 def make_settings(registry: Registry, tmp: Path, **overrides: Any) -> Settings:

@@ -44,7 +44,7 @@ def test_bundled_params_yaml_loads(project_config: ProjectConfig) -> None:
     assert project_config.data.name == "german_credit"
     assert project_config.data.target == "creditability"
     assert project_config.features.ratios[0].name == "monthly_burden_dm"
-    assert project_config.train.models == ("lightgbm", "logistic")
+    assert project_config.train.models == ("lightgbm", "logistic", "scorecard")
 
 
 def test_config_is_frozen(project_config: ProjectConfig) -> None:
@@ -86,7 +86,7 @@ def test_misspelled_key_in_a_file_names_file_and_key(
         ("features.woe_bins", 1, "greater than or equal to 2"),
         ("runtime.n_jobs", 0, "greater than or equal to 1"),
         ("data.format", "xlsx", "'csv' or 'parquet'"),
-        ("train.models", ["xgboost"], "'lightgbm' or 'logistic'"),
+        ("train.models", ["xgboost"], "known families: ['lightgbm', 'logistic', 'scorecard']"),
     ],
 )
 def test_out_of_range_value_names_its_key(

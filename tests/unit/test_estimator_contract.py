@@ -25,6 +25,7 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from features.binning import OptimalBinningWoE
 from features.transformers import CategoryEncoder, MissingToNaN, RatioFeatures, WoEEncoder
 
 # --- the adapter: arrays in, numbers out ---------------------------------------------------
@@ -88,12 +89,17 @@ class ArrayMissingToNaN(FromArrays, MissingToNaN):
     pass
 
 
+class ArrayOptimalBinningWoE(FromArrays, OptimalBinningWoE):
+    pass
+
+
 CHECKED = [
     ArrayRatioFeatures(ratios=[("x0_per_x1", "x0", "x1")]),
     ArrayRatioFeatures(),  # no ratio: the one-column checks can run too
     ArrayCategoryEncoder(columns=["x0"]),
     ArrayWoEEncoder(n_bins=3),
     ArrayMissingToNaN(),
+    ArrayOptimalBinningWoE(max_n_bins=3),
 ]
 
 # --- what cannot hold by design, and why -----------------------------------------------------

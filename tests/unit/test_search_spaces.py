@@ -11,13 +11,9 @@ import pytest
 from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema
 from models.factory import build_model_pipeline
-from models.families.config import LightGBMConfig, LogisticConfig
-from models.families.search_spaces import (
-    changed_values,
-    starting_params,
-    suggest_lightgbm,
-    suggest_logistic,
-)
+from models.families.lightgbm import LightGBMConfig, suggest_lightgbm
+from models.families.logistic import LogisticConfig, suggest_logistic
+from models.families.search_spaces import changed_values, starting_params
 
 N_SAMPLES = 200
 LIGHTGBM_BASE = LightGBMConfig(

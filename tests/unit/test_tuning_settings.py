@@ -26,6 +26,7 @@ from experiments.tuning.storage import (
     resolve_storage,
 )
 from experiments.tuning.study import split_budget, study_name
+from models.families.lightgbm import predict_at
 
 PARAMS = Path(__file__).parents[2] / "params.yaml"
 
@@ -187,7 +188,8 @@ class TreeCountModel:
 
 def test_lightgbm_folds_are_scored_at_one_common_tree_count() -> None:
     y = np.array([0, 0, 1, 1])
-    folds = [BoostedFold(TreeCountModel(), pd.DataFrame(index=range(4)), y, it) for it in (10, 30)]
+    rows = pd.DataFrame(index=range(4))
+    folds = [BoostedFold(TreeCountModel(), rows, y, it, predict_at) for it in (10, 30)]
 
     aucs, trees = score_at_common_iteration(folds)
 
