@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
+from registry_support import NewProject, split_project
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
@@ -111,3 +112,25 @@ def reported_version(
     return ReportedVersion(
         root, config, MODEL_NAME, uri, html, json, registered["version"], "1", result.output
     )
+
+
+@pytest.fixture(scope="session")
+def new_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    project_config: ProjectConfig,
+    german_credit: pd.DataFrame,
+) -> NewProject:
+    """A factory of temporary projects: ``new_project(model_name, raw_changes=None,
+    write_parts=False)`` gives ``(root, config, parts)``, a folder with its own params.yaml
+    and MLflow store (``registry_support.split_project``) and the split of German Credit."""
+
+    def make(
+        model_name: str, raw_changes: dict | None = None, write_parts: bool = False
+    ) -> tuple[Path, ProjectConfig, dict[str, pd.DataFrame]]:
+        root = tmp_path_factory.mktemp(model_name)
+        config, parts = split_project(
+            root, project_config, german_credit, model_name, raw_changes, write_parts
+        )
+        return root, config, parts
+
+    return make

@@ -3,6 +3,7 @@ fitted model versions registered in it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,10 @@ from experiments.config import ProjectConfig
 from experiments.tracking import log_credit_risk_model, setup_mlflow
 from features.splitting import split_dataset
 from models.factory import build_calibrated_model, fit_credit_model
+
+# What the ``new_project`` fixture (tests/pipeline/conftest.py) returns: a factory of
+# ``(root, config, parts)`` for ``split_project``'s arguments after the data.
+NewProject = Callable[..., tuple[Path, ProjectConfig, dict[str, pd.DataFrame]]]
 
 
 def temporary_project(

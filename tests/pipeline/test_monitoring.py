@@ -8,24 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from registry_support import register_fitted, split_project
+from registry_support import NewProject, register_fitted
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
-from experiments.config import ProjectConfig
 
 NAME = "monitor-credit"
 
 
 @pytest.fixture(scope="module")
-def project(
-    tmp_path_factory: pytest.TempPathFactory,
-    project_config: ProjectConfig,
-    german_credit: pd.DataFrame,
-) -> Path:
+def project(new_project: NewProject) -> Path:
     """params.yaml, train/test parquet files and a champion logistic model in a tmp store."""
-    root = tmp_path_factory.mktemp("monitoring")
-    config, parts = split_project(root, project_config, german_credit, NAME, write_parts=True)
+    root, config, parts = new_project(NAME, write_parts=True)
     tags = {"test_roc_auc": "0.79"}
     register_fitted(config, config.models.logistic, parts["train"], champion=True, tags=tags)
     return root

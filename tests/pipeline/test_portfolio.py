@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from registry_support import register_fitted, split_project
+from registry_support import NewProject, register_fitted
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
@@ -21,17 +21,12 @@ RANK = {"low": 0, "medium": 1, "high": 2}
 
 
 @pytest.fixture(scope="module")
-def project(
-    tmp_path_factory: pytest.TempPathFactory,
-    project_config: ProjectConfig,
-    german_credit: pd.DataFrame,
-) -> Path:
+def project(new_project: NewProject, project_config: ProjectConfig) -> Path:
     """params.yaml (with a changed high-tier strategy), a champion, and a customers file."""
-    root = tmp_path_factory.mktemp("portfolio")
     strategies = project_config.scorecard.model_dump(mode="json")["strategies"]
     strategies["high"]["actions"] = ["call the customer within a week"]
     changes = {"scorecard": {"strategies": strategies}}
-    config, parts = split_project(root, project_config, german_credit, NAME, changes)
+    root, config, parts = new_project(NAME, changes)
     schema = config.data
     register_fitted(config, config.models.logistic, parts["train"], champion=True)
     customers = parts["test"][schema.features].head(80).reset_index(drop=True)

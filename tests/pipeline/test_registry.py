@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from registry_support import register_fitted, split_project
+from registry_support import NewProject, register_fitted
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
@@ -19,18 +19,13 @@ NAME = "test-credit"
 
 
 @pytest.fixture(scope="module")
-def workspace(
-    tmp_path_factory: pytest.TempPathFactory,
-    project_config: ProjectConfig,
-    german_credit: pd.DataFrame,
-) -> dict[str, object]:
+def workspace(new_project: NewProject) -> dict[str, object]:
     """A temporary project: params.yaml, split files and an MLflow store with three versions.
 
     v1: logistic regression (good); v2: logistic fitted on shuffled outcomes (no skill);
     v3: LightGBM (good; measured test AUC 0.791 vs 0.789 for v1 on this split).
     """
-    root = tmp_path_factory.mktemp("registry")
-    config, parts = split_project(root, project_config, german_credit, NAME, write_parts=True)
+    root, config, parts = new_project(NAME, write_parts=True)
     train, schema = parts["train"], config.data
     shuffled = pd.Series(np.random.default_rng(0).permutation(train[schema.target].to_numpy()))
     register_fitted(config, config.models.logistic, train)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from registry_support import register_fitted, split_project
+from registry_support import NewProject, register_fitted
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
@@ -19,15 +19,10 @@ NAME = "scorecard-report"
 
 
 @pytest.fixture(scope="module")
-def reported(
-    tmp_path_factory: pytest.TempPathFactory,
-    project_config: ProjectConfig,
-    german_credit: pd.DataFrame,
-) -> tuple[Path, dict, str]:
+def reported(new_project: NewProject, german_credit: pd.DataFrame) -> tuple[Path, dict, str]:
     """A champion scorecard in a temporary store, reported by `riskgrade report`."""
-    root = tmp_path_factory.mktemp("scorecard-report")
+    root, config, parts = new_project(NAME)
     (root / "split").mkdir()
-    config, parts = split_project(root, project_config, german_credit, NAME)
     for name, frame in parts.items():
         frame.to_parquet(root / "split" / f"{name}.parquet")
     write_json(root / "validation.json", summarise(german_credit, config.data))
