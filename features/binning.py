@@ -114,6 +114,13 @@ class OptimalBinningWoE(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             **({} if categorical else {"monotonic_trend": trend}),
         )
         x = values.astype(object).to_numpy() if categorical else as_numbers(values, column)
+        ordinary = ~pd.isna(x) & ~np.isin(x, np.asarray(self.special_codes, dtype=object))
+        if not ordinary.any():
+            raise ValueError(
+                f"OptimalBinningWoE: column {column!r} holds only missing values or special "
+                "codes in the training rows, so there is nothing to bin; leave it out of the "
+                "model (data.excluded in params.yaml)"
+            )
         with warnings.catch_warnings():
             # optbinning 1.0 uses pandas idioms pandas 3 deprecates (its own summary tables);
             # nothing a user can act on, and one per column per fit would flood the logs

@@ -265,11 +265,12 @@ def test_search_space_starts_at_params_yaml_and_samples_valid_scorecards() -> No
         (pd.DataFrame({"amount": ["1", "x", "3", "4"]}), [0, 1, 0, 1], "column 'amount'"),
         (pd.DataFrame({"amount": [1.0, 2.0, 3.0, 4.0]}), [0, 0, 0, 0], "one class only"),
         (pd.DataFrame({"amount": [1.0, 2.0]}), [0, 2], "must be binary 0/1"),
+        (pd.DataFrame({"amount": [np.nan, -999.0]}), [0, 1], "column 'amount' holds only"),
     ],
 )
 def test_bad_fit_input_names_the_problem(frame: pd.DataFrame, y: list[int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        OptimalBinningWoE().fit(frame, y)
+        OptimalBinningWoE(special_codes=[-999.0]).fit(frame, y)
 
 
 def test_unscaled_points_formula_matches_a_hand_computed_attribute(
