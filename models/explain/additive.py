@@ -79,8 +79,8 @@ def calibrated(explanation: Explanation, calibration: CalibrationMap) -> Explana
     own log-odds (it still ranks the factors) and its method says so."""
     if calibration.method == "none":
         return explanation
+    method = calibrated_method(explanation.method, calibration)
     if not calibration.additive:
-        method = f"{explanation.method}; log-odds before isotonic calibration"
         return Explanation(
             explanation.base_value, explanation.contributions, explanation.margin, method
         )
@@ -89,8 +89,17 @@ def calibrated(explanation: Explanation, calibration: CalibrationMap) -> Explana
         a * explanation.base_value + b,
         explanation.contributions * a,
         a * explanation.margin + b,
-        f"{explanation.method}, Platt-calibrated (x {a:.4g})",
+        method,
     )
+
+
+def calibrated_method(method: str, calibration: CalibrationMap) -> str:
+    """An explanation method's name, saying how the calibration map applies to it."""
+    if calibration.method == "none":
+        return method
+    if not calibration.additive:
+        return f"{method}; log-odds before isotonic calibration"
+    return f"{method}, Platt-calibrated (x {calibration.slope:.4g})"
 
 
 def check_additivity(explanation: Explanation, tolerance: float = ADDITIVITY_TOLERANCE) -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from models.calibration import CalibrationMap, unwrap
-from models.explain.additive import split_pipeline
+from models.explain.additive import calibrated_method, split_pipeline
 from models.explain.columns import encoded_sources, raw_column_weights
 from models.families.registry import family_of
 from models.fastpath.encoders import NAN, ColumnEncoder, number
@@ -133,11 +133,7 @@ class CompiledPipeline:
     def method(self) -> str:
         """How contributions are computed, as ``models.explain.explanation`` names it."""
         method = self.booster.shap_method if self.booster is not None else self.explain_method
-        if self.calibration.method == "platt":
-            return f"{method}, Platt-calibrated (x {self.calibration.slope:.4g})"
-        if self.calibration.method == "isotonic":
-            return f"{method}; log-odds before isotonic calibration"
-        return method
+        return calibrated_method(method, self.calibration)
 
     def calibrated(self, pd_: np.ndarray, raw: np.ndarray, base_value: float) -> FastScores:
         """Contributions in calibrated log-odds (``models.explain.explanation.calibrated``)."""

@@ -18,7 +18,7 @@ import pandas as pd
 from models.calibration import unwrap
 from models.explain.additive import split_pipeline
 from models.explain.explanation import explain
-from models.fastpath.compiled import Columns, FastScores
+from models.fastpath.compiled import Columns, FastScores, columns_from_records
 
 
 class PipelineScorer:
@@ -53,10 +53,7 @@ class PipelineScorer:
         return FastScores(pd_, values, explanation.base_value)
 
     def predict_record(self, record: Mapping[str, Any], contributions: bool = False) -> FastScores:
-        columns = {
-            c: np.array([record.get(c)], dtype=object if c in self.categories else "float64")
-            for c in self.raw_columns
-        }
+        columns = columns_from_records([record], self.raw_columns, self.categories)
         return self.predict(columns, contributions)
 
     def unseen_record(self, record: Mapping[str, Any]) -> list[str]:
