@@ -172,3 +172,38 @@ def load_config(path: Path) -> ProjectConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     return parse_config(raw, str(path))
+
+
+def stale_column_references(config: ProjectConfig) -> list[str]:
+    """Settings that name columns the dataset does not declare, one line per key.
+
+    Left over from another dataset (the bundled German Credit ``params.yaml``), they are
+    ignored or fail later; ``riskgrade validate`` prints them as warnings. The keys: ratios,
+    LightGBM monotone constraints, reason labels and the customer report's actionable features.
+    """
+    features = set(config.data.features)
+    ratios = {ratio.name for ratio in config.features.ratios}
+    numeric = set(config.data.numeric)
+    found: list[tuple[str, list[str], set[str]]] = [
+        (
+            f"features.ratios[{ratio.name!r}]",
+            [ratio.numerator, ratio.denominator],
+            numeric,
+        )
+        for ratio in config.features.ratios
+    ]
+    lightgbm = config.models.get("lightgbm")
+    constraints = getattr(lightgbm, "monotone_constraints", {})
+    found.append(("models.lightgbm.monotone_constraints", list(constraints), features | ratios))
+    found.append(("scorecard.reasons.labels", list(config.scorecard.reasons.labels), features))
+    found.append(("customer_report.actionable", list(config.customer_report.actionable), features))
+    lines = []
+    for key, names, known in found:
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            lines.append(
+                f"params.yaml {key} names {unknown}, not among the dataset's "
+                f"{'numeric columns' if known is numeric else 'features'} (data section): "
+                "update or remove it"
+            )
+    return lines

@@ -13,13 +13,23 @@ from typing import Any
 
 import pandas as pd
 
+from features.schema import TableFormat
+from features.validation import mark_missing
+
+OTHER_DELIMITERS = (";", "\t", "|")
+DEFAULT_TABLE = TableFormat()
 
 class InputError(ValueError):
     """An input file is missing or unreadable; the message names it and what to do."""
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, chosen by suffix; raise ``InputError`` naming the file."""
+def read_table(path: Path, table: TableFormat = DEFAULT_TABLE) -> pd.DataFrame:
+    """Read a CSV or Parquet file, chosen by suffix; raise ``InputError`` naming the file.
+
+    Text cells equal to one of ``table.na_values`` are missing, in both formats (pandas' own
+    list of NA strings -- ``NA``, ``null``, ``n/a``... -- is not used: a token means missing
+    only where the project declares it).
+    """
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -27,12 +37,42 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path)
+            return read_csv(path, table)
         if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
+            return mark_missing(pd.read_parquet(path), table.na_values)
+    except InputError:
+        raise
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: is not {table.encoding} text ({error.reason}); "
+            "declare the file's encoding in data.encoding, e.g. latin-1 or cp1252"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as error:
-        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {error}") from None
+        hint = ""
+        if suffix == ".csv":
+            hint = f" (read with delimiter {table.delimiter!r}: is data.delimiter right?)"
+        raise InputError(f"{path}: cannot be read as {suffix[1:]}{hint}: {error}") from None
     raise InputError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def read_csv(path: Path, table: TableFormat) -> pd.DataFrame:
+    frame = pd.read_csv(
+        path,
+        sep=table.delimiter,
+        encoding=table.encoding,
+        keep_default_na=False,
+        na_values=list(table.na_values),
+    )
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        found = [d for d in OTHER_DELIMITERS if d != table.delimiter and d in header]
+        if found:
+            raise InputError(
+                f"{path}: the header has one column, {header[:100]!r}, which contains "
+                f"{found[0]!r}: the file looks {found[0]!r}-separated; set data.delimiter: "
+                f"{found[0]!r} in params.yaml"
+            )
+    return frame
 
 
 def current_umask() -> int:

@@ -10,13 +10,15 @@ import json
 import os
 import subprocess
 import tempfile
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.models.model import ModelInfo
+from mlflow.types.schema import AnyType, ColSpec, Schema
 from sklearn.pipeline import Pipeline
 
 import models.contract.pyfunc
@@ -99,6 +101,25 @@ def git_state(project_dir: Path) -> dict[str, str]:
     return {"git_commit": commit, "git_dirty": str(bool(changes)).lower()}
 
 
+def nullable_inputs(example: pd.DataFrame) -> Schema:
+    """The raw input columns, each optional (a missing value is scored as training learnt).
+
+    A text column is ``string``; a number column is MLflow's ``Any``: with ``long`` a missing
+    value (NaN, so float64) is refused, with ``double`` every int64 column of a frame read
+    from a file is refused, so either typed choice breaks ``model.predict(pd.read_csv(f))``
+    on real data. ``CreditRiskModel`` checks those columns itself (``policy.numeric_inputs``:
+    a number or missing, text refused naming the column), and the service reads ``Any`` as a
+    number.
+    """
+    numbers = set(example.select_dtypes("number").columns)
+    return Schema(
+        [
+            ColSpec(AnyType() if name in numbers else "string", str(name), required=False)
+            for name in example.columns
+        ]
+    )
+
+
 def log_credit_risk_model(
     pipeline: CalibratedPipeline | Pipeline, policy: ScoringPolicy, train_rows: pd.DataFrame
 ) -> ModelInfo:
@@ -116,7 +137,10 @@ def log_credit_risk_model(
         model.background_mean = family.baseline(pipeline, train_rows)
     example = train_rows.head(5)
     params = {REASONS_PARAM: policy.reasons.top_k}
-    signature = infer_signature(example, model.score(example, policy.reasons.top_k), params)
+    with warnings.catch_warnings():  # its hint about integer columns concerns the outputs
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        inferred = infer_signature(example, model.score(example, policy.reasons.top_k), params)
+    signature = ModelSignature(nullable_inputs(example), inferred.outputs, inferred.params)
     means = {} if model.background_mean is None else model.background_mean.to_dict()
     with tempfile.TemporaryDirectory() as tmp:
         paths = {name: Path(tmp) / name for name in ARTIFACTS}

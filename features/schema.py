@@ -10,10 +10,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 GENERATED_ID_COLUMN = "row_id"
 """Name of the id column the validate step adds when the dataset has none (row position)."""
+
+DEFAULT_NA_VALUES = ("",)
+"""Text that means "missing" unless ``data.na_values`` says otherwise: the empty field only."""
+
+
+class TableFormat(BaseModel):
+    """How a raw file is read: CSV delimiter and encoding, and the text that means missing.
+
+    ``na_values`` applies everywhere a customer record enters riskgrade (ingest/validate, batch
+    scoring, the service, the registered pyfunc): a text cell equal to one of them is missing.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES
 
 
 class FrozenModel(BaseModel):
@@ -43,6 +60,51 @@ class DatasetSchema(FrozenModel):
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    delimiter: str = Field(default=",", min_length=1, max_length=1)  # CSV only
+    encoding: str = "utf-8"  # CSV only
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES  # text cells that mean "missing"
+
+    @field_validator("positive_label", "negative_label", mode="before")
+    @classmethod
+    def _refuse_yaml_booleans(cls, value: object) -> object:
+        # YAML reads unquoted yes/no/true/false/on/off as booleans: the file's text is lost.
+        if isinstance(value, bool):
+            raise ValueError(
+                f"YAML read an unquoted label as the boolean {value}; quote the label exactly "
+                'as the file writes it, e.g. positive_label: "yes"'
+            )
+        return value
+
+    @field_validator("na_values")
+    @classmethod
+    def _check_na_values(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import math
+
+        for token in value:
+            try:
+                number = float(token)
+            except ValueError:
+                continue
+            if not math.isnan(number):
+                raise ValueError(
+                    f"{token!r} is a number: a numeric code is a value, not a missing-value "
+                    "token (JSON and Parquet carry it as a number). Declare it in "
+                    "models.scorecard.special_codes, or blank it in the file"
+                )
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _check_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown text encoding {value!r}; use e.g. utf-8, latin-1 or cp1252"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _check_roles(self) -> DatasetSchema:
@@ -83,6 +145,13 @@ class DatasetSchema(FrozenModel):
             "categorical": self.categorical,
             "excluded": self.excluded,
         }
+
+    @property
+    def table_format(self) -> TableFormat:
+        """How the raw file is read."""
+        return TableFormat(
+            delimiter=self.delimiter, encoding=self.encoding, na_values=self.na_values
+        )
 
     @property
     def features(self) -> list[str]:

@@ -36,6 +36,29 @@ def _examples(values: pd.Series) -> str:
     return shown + (f" (and {more} more)" if more > 0 else "")
 
 
+def mark_missing(frame: pd.DataFrame, na_values: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` with every text cell equal to one of ``na_values`` set to missing.
+
+    The one definition of "missing" for text: ingest/validate, batch scoring, the service and
+    the registered pyfunc model all apply it (``data.na_values``, stored with each version).
+    Numbers are never tokens (``DatasetSchema`` refuses numeric ones).
+    """
+    if not na_values:
+        return frame
+    tokens = list(na_values)
+    hits = {
+        c: hit
+        for c in frame.columns
+        if frame[c].dtype in (object, "string") and (hit := frame[c].isin(tokens)).any()
+    }
+    if not hits:
+        return frame
+    marked = frame.copy()
+    for column, hit in hits.items():
+        marked[column] = marked[column].astype(object).where(~hit, None)
+    return marked
+
+
 def check_columns(raw: pd.DataFrame, schema: DatasetSchema) -> list[str]:
     """Missing declared columns and columns the schema does not know."""
     problems = []
@@ -92,7 +115,10 @@ def coerce_numeric(values: pd.Series, column: str) -> tuple[pd.Series, list[str]
     parsed = pd.to_numeric(values, errors="coerce").astype("float64")
     bad = values[parsed.isna() & values.notna()]
     if len(bad):
-        return parsed, [f"column {column!r} must be numeric; found text at {_examples(bad)}"]
+        return parsed, [
+            f"column {column!r} must be numeric; found text at {_examples(bad)}. If such "
+            "text means 'missing' in this file, list it in data.na_values"
+        ]
     infinite = values[np.isinf(parsed)]
     if len(infinite):
         return parsed, [f"column {column!r} has infinite values at {_examples(infinite)}"]

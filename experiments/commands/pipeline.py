@@ -31,10 +31,14 @@ def validate(
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Check the raw file against the schema in params.yaml; write the typed dataset."""
+    from experiments.config import stale_column_references
     from experiments.stages import validate as stage
 
     config = load(params)
-    summary = run_stage(lambda: stage.run(config.data, input, output, report))
+    warnings = stale_column_references(config)
+    for line in warnings:
+        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+    summary = run_stage(lambda: stage.run(config.data, input, output, report, warnings))
     typer.echo(
         f"valid: {summary['n_rows']} rows, default rate {summary['default_rate']:.1%} -> {output}"
     )

@@ -116,11 +116,14 @@ def score(
 
     settings = service_settings(params, project_dir, lightgbm_threads=threads)
     model = load_model(settings, version)
+    table = load(params).data.table_format  # the file's delimiter and encoding
     rejects = rejects or output.with_suffix(".rejects.csv")
     started = time.perf_counter()
     with tqdm(unit="rows", unit_scale=True, desc=f"v{model.version}") as bar:
         try:
-            summary = score_file(model, (input, output, rejects), chunk_rows, reasons, bar.update)
+            summary = score_file(
+                model, (input, output, rejects), chunk_rows, reasons, bar.update, table
+            )
         except (BatchInputError, OSError) as error:
             fail(f"{input}: {error}")
     rate = summary.rows / max(time.perf_counter() - started, 1e-9)

@@ -99,6 +99,9 @@ def run(
         config.runtime.n_jobs,
     )
     policy = fit_credit_model(calibrated, config.scorecard, X, y.to_numpy())
+    policy = policy.model_copy(
+        update={"na_values": schema.na_values, "numeric_inputs": schema.numeric}
+    )
     setup_mlflow(config.mlflow, project_dir)
     tags = git_state(project_dir) | {
         "dataset_name": schema.name,
@@ -107,8 +110,7 @@ def run(
         "model_family": model,
     }
     with mlflow.start_run(run_name=f"{model}", tags=tags) as active, warnings.catch_warnings():
-        # MLflow hints about integer columns (we keep raw integer types on purpose) and about
-        # how it resolves a local dataset path; neither is actionable here.
+        # MLflow hints about how it resolves a local dataset path: not actionable here.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
         mlflow.log_params(run_params(config, model))
         mlflow.log_input(

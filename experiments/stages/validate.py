@@ -26,9 +26,14 @@ def summarise(frame: pd.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
     }
 
 
-def run(schema: DatasetSchema, raw_path: Path, output: Path, report: Path) -> dict[str, Any]:
-    frame = validate_dataset(read_table(raw_path), schema, source=str(raw_path))
-    summary = summarise(frame, schema) | {"data_md5": file_digest(raw_path)}
+def run(
+    schema: DatasetSchema, raw_path: Path, output: Path, report: Path, warnings: list[str]
+) -> dict[str, Any]:
+    """Validate ``raw_path``; write the typed dataset and the summary (with ``warnings``:
+    settings that name columns the data does not declare, ``stale_column_references``)."""
+    raw = read_table(raw_path, schema.table_format)
+    frame = validate_dataset(raw, schema, source=str(raw_path))
+    summary = summarise(frame, schema) | {"data_md5": file_digest(raw_path), "warnings": warnings}
     write_parquet(output, frame)
     write_json(report, summary)
     return summary

@@ -21,11 +21,13 @@ import json
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 import skops.io
 from mlflow.pyfunc import PythonModel
 from sklearn.pipeline import Pipeline
 
+from features.validation import mark_missing
 from models.calibration import CalibratedPipeline
 from models.explain.explanation import explain
 from models.families.registry import trusted_types
@@ -62,6 +64,25 @@ def load_pipeline(path: Path) -> Model:
     return pipeline
 
 
+def numbers_checked(rows: pd.DataFrame, policy: ScoringPolicy) -> pd.DataFrame:
+    """``rows`` with each number column (``policy.numeric_inputs``) as float64; text there is
+    refused with the column, row and value (the signature types these columns ``Any``)."""
+    parsed = {}
+    for column in policy.numeric_inputs:
+        if column not in rows or pd.api.types.is_numeric_dtype(rows[column].dtype):
+            continue
+        values = pd.to_numeric(rows[column], errors="coerce").astype("float64")
+        bad = values.isna() & rows[column].notna()
+        if bad.any():
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"column {column!r}: expected a number or a missing value, found "
+                f"{rows[column].iloc[first]!r} in row {first + 1}"
+            )
+        parsed[column] = values
+    return rows.assign(**parsed) if parsed else rows
+
+
 class CreditRiskModel(PythonModel):  # type: ignore[misc]
     """pyfunc adapter: one row per customer with pd, score, tier and reasons."""
 
@@ -80,9 +101,13 @@ class CreditRiskModel(PythonModel):  # type: ignore[misc]
         self.background_mean = pd.Series(means, dtype="float64") if means else None
 
     def score(self, rows: pd.DataFrame, n_reasons: int) -> pd.DataFrame:
-        """pd, score, tier (+ reasons as a JSON list when ``n_reasons`` > 0) per row."""
+        """pd, score, tier (+ reasons as a JSON list when ``n_reasons`` > 0) per row.
+
+        Text equal to one of the version's ``na_values`` is a missing value, as in training.
+        """
         if self.pipeline is None or self.policy is None:
             raise RuntimeError("CreditRiskModel used before load_context")
+        rows = numbers_checked(mark_missing(rows, self.policy.na_values), self.policy)
         scored = score_customers(self.pipeline.predict_proba(rows)[:, 1], self.policy)
         reasons: list[list[dict[str, Any]]] = [[] for _ in range(len(rows))]
         if n_reasons > 0:

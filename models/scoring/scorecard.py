@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from features.schema import FrozenModel
+from features.schema import DEFAULT_NA_VALUES, FrozenModel
 from models.scoring.grades import (
     GradeConfig,
     MasterScale,
@@ -106,6 +106,10 @@ class ScoringPolicy(FrozenModel):
 
     ``grades`` is None for versions registered before the master scale existed.
     ``calibration`` records the version's PD calibration (method and parameters).
+    ``na_values``: the text that meant "missing" in the training data (``data.na_values``);
+    every scoring path (pyfunc, service, batch) reads such text as a missing value.
+    ``numeric_inputs``: the raw columns that hold numbers (``data.numeric``), checked by the
+    pyfunc model itself (its signature types them ``Any``, see ``experiments.tracking``).
     """
 
     scaling: ScoreScaling = ScoreScaling()
@@ -114,6 +118,8 @@ class ScoringPolicy(FrozenModel):
     calibration: dict[str, str | float | int] = Field(default_factory=dict)
     reasons: ReasonSettings = ReasonSettings()
     strategies: StrategyTable = StrategyTable()
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES
+    numeric_inputs: tuple[str, ...] = ()
 
 
 class ScorecardConfig(FrozenModel):

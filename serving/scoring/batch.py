@@ -25,6 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.schema import TableFormat
+from features.validation import mark_missing
 from models.scoring.scorecard import assign_tier, pd_to_score
 from serving.scoring.predictor import (
     LoadedModel,
@@ -63,14 +65,25 @@ class BatchSummary:
     rejected: int = 0
 
 
-def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """The input file in frames of at most ``chunk_rows`` rows (CSV cells read as text)."""
+def iter_chunks(path: Path, chunk_rows: int, table: TableFormat) -> Iterator[pd.DataFrame]:
+    """The input file in frames of at most ``chunk_rows`` rows (CSV cells read as text).
+
+    Text equal to one of ``table.na_values`` is missing, exactly as in training.
+    """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        yield from pd.read_csv(path, chunksize=chunk_rows, dtype=str, keep_default_na=True)
+        yield from pd.read_csv(
+            path,
+            chunksize=chunk_rows,
+            dtype=str,
+            sep=table.delimiter,
+            encoding=table.encoding,
+            keep_default_na=False,
+            na_values=list(table.na_values),
+        )
     elif suffix in (".parquet", ".pq"):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
+            yield mark_missing(batch.to_pandas(), table.na_values)
     else:
         raise BatchInputError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
@@ -169,16 +182,22 @@ def score_file(
     chunk_rows: int = 100_000,
     reasons: bool = True,
     progress: Callable[[int], None] | None = None,
+    table: TableFormat | None = None,
 ) -> BatchSummary:
-    """Score ``paths = (input, output.parquet, rejects.csv)``; both outputs written atomically."""
+    """Score ``paths = (input, output.parquet, rejects.csv)``; both outputs written atomically.
+
+    ``table``: the CSV delimiter and encoding (default: comma, UTF-8); its ``na_values`` are
+    replaced by the model version's own, the text that meant missing in training.
+    """
     source, output, rejects_path = paths
+    table = (table or TableFormat()).model_copy(update={"na_values": model.policy.na_values})
     summary = BatchSummary()
     with atomic(output) as tmp_out, atomic(rejects_path) as tmp_rejects:
         writer: pq.ParquetWriter | None = None
         with tmp_rejects.open("w", newline="", encoding="utf-8") as rejects_file:
             rejects_csv = csv.writer(rejects_file)
             rejects_csv.writerow([ROW_NUMBER, "reason"])
-            for chunk in iter_chunks(source, chunk_rows):
+            for chunk in iter_chunks(source, chunk_rows, table):
                 scored, rejected = score_chunk(model, chunk, summary.rows + 1, reasons)
                 table = pa.Table.from_pandas(scored, schema=OUTPUT_SCHEMA, preserve_index=False)
                 writer = writer or pq.ParquetWriter(tmp_out, OUTPUT_SCHEMA)

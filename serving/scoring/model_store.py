@@ -70,9 +70,15 @@ def input_columns(pyfunc: Any, categories: dict[str, tuple[str, ...]]) -> list[I
     if schema is None or not schema.has_input_names():
         raise ModelLoadError("the model has no named input signature; log it with one")
     return [
-        InputColumn(spec.name, spec.type.name, spec.required, categories.get(spec.name, ()))
+        InputColumn(spec.name, type_name(spec), spec.required, categories.get(spec.name, ()))
         for spec in schema.inputs
     ]
+
+
+def type_name(spec: Any) -> str:
+    """The MLflow type of a signature column; ``Any`` is how riskgrade types a number column
+    that may be missing (``experiments.tracking.nullable_inputs``), so it reads as ``double``."""
+    return getattr(spec.type, "name", "double")
 
 
 def smoke_test(model: LoadedModel, python_model: Any, example: pd.DataFrame) -> None:
@@ -105,7 +111,7 @@ def compile_or_wrap(
         return compile_pipeline(python_model.pipeline, python_model.background_mean, threads)
     except NotCompiledError as reason:
         schema = pyfunc.metadata.get_input_schema()
-        text = [s.name for s in schema.inputs if s.type.name == "string"] if schema else []
+        text = [s.name for s in schema.inputs if type_name(s) == "string"] if schema else []
         return PipelineScorer(
             python_model.pipeline, python_model.background_mean, text, str(reason)
         )

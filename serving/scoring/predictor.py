@@ -111,6 +111,17 @@ def check_finite(scores: FastScores) -> None:
         )
 
 
+def without_na_text(model: LoadedModel, customer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The customer with text equal to one of the version's ``na_values`` as missing (None)."""
+    tokens = model.policy.na_values
+    if not any(isinstance(value, str) and value in tokens for value in customer.values()):
+        return customer
+    return {
+        column: None if isinstance(value, str) and value in tokens else value
+        for column, value in customer.items()
+    }
+
+
 def decide(
     model: LoadedModel,
     customers: Sequence[Mapping[str, Any]],
@@ -121,6 +132,7 @@ def decide(
     One customer takes the plain-Python row path (``predict_record``), several the
     column-wise one; both are checked against the registered pipeline.
     """
+    customers = [without_na_text(model, customer) for customer in customers]
     if len(customers) != 1:
         return decide_columns(model, to_columns(model, customers), reasons)
     record = customers[0]
@@ -181,6 +193,7 @@ def explanation_of(
 ) -> tuple[Decision, dict[str, Any]]:
     """One customer's decision (without reason codes) and full per-raw-column explanation
     (largest |contribution| first), both from one prediction."""
+    customer = without_na_text(model, customer)
     scores = model.compiled.predict_record(customer, contributions=True)
     check_finite(scores)
     assert scores.contributions is not None and scores.base_value is not None

@@ -5,9 +5,11 @@ Request models are BUILT FROM THE LOADED MODEL at start-up (and on every reload)
 integer for ``long`` (JSON integers only, within int64), a finite number for ``double``, text
 for ``string`` -- and lists the training categories of every categorical column (from the
 fitted encoder) in its description and examples, so ``/docs`` shows the real customer fields.
-Unknown fields are refused; ``null`` only where the signature marks a column optional. A text
-value outside the training categories is accepted, scored the way the pipeline handles it and
-flagged in ``unseen_categories``. Response models are static.
+Unknown fields are refused and every field must be present; ``null`` (a missing value) is
+accepted where the signature marks a column optional -- every column of versions registered
+since missing values are scored everywhere -- and so is text equal to one of the version's
+``na_values``. A text value outside the training categories is accepted, scored the way the
+pipeline handles it and flagged in ``unseen_categories``. Response models are static.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ def column_annotation(column: InputColumn) -> Any:
 
 def column_field(column: InputColumn) -> Any:
     """``Field`` with alias (the raw column name), description and examples."""
-    description = f"{column.type}, {'required' if column.required else 'optional (null)'}"
+    description = (
+        f"{column.type}, required"
+        if column.required
+        else f"{column.type} or null (missing: scored the way the model learnt in training)"
+    )
     extra: dict[str, Any] = {}
     if column.categories:
         listed = ", ".join(repr(c) for c in column.categories[:MAX_LISTED_CATEGORIES])
@@ -77,8 +83,9 @@ def column_field(column: InputColumn) -> Any:
             "and flagged in the response."
         )
         extra = {"examples": [column.categories[0]], "x-categories": list(column.categories)}
-    default = ... if column.required else None
-    return Field(default, alias=column.name, description=description, json_schema_extra=extra)
+    # Present in every request, even when null: a field left out by mistake is refused, not
+    # silently scored as missing.
+    return Field(..., alias=column.name, description=description, json_schema_extra=extra)
 
 
 def python_name(column: str, taken: set[str]) -> str:

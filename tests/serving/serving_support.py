@@ -81,7 +81,10 @@ def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Fit
         registry_config.seed,
     )  # fmt: skip
     X, y = train[schema.features], train[schema.target].to_numpy()
-    return Fitted(model, fit_credit_model(model, registry_config.scorecard, X, y))
+    policy = fit_credit_model(model, registry_config.scorecard, X, y)
+    # as the train stage does: the version carries the text that meant "missing"
+    inputs = {"na_values": schema.na_values, "numeric_inputs": schema.numeric}
+    return Fitted(model, policy.model_copy(update=inputs))
 
 
 def build_registry(

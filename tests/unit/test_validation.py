@@ -102,11 +102,15 @@ def test_empty_file_is_refused_by_read_table(tmp_path: Path) -> None:
         read_table(path)
 
 
+TEXT_IN_NUMBER = "column 'duration_months' must be numeric; found text at row 4"
+NA_HINT = "If such text means 'missing' in this file, list it in data.na_values"
+
+
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ("twelve", "column 'duration_months' must be numeric; found text at row 4: 'twelve'"),
-        ("12 months", "column 'duration_months' must be numeric; found text at row 4: '12 months'"),
+        ("twelve", f"{TEXT_IN_NUMBER}: 'twelve'. {NA_HINT}"),
+        ("12 months", f"{TEXT_IN_NUMBER}: '12 months'. {NA_HINT}"),
         (np.inf, "column 'duration_months' has infinite values at row 4: inf"),
         (-np.inf, "column 'duration_months' has infinite values at row 4: -inf"),
     ],
