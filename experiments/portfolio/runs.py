@@ -1,5 +1,6 @@
-"""Batch scoring runs as portfolio history: store each run, compare it with the previous one,
-store the early-warning alerts (``riskgrade score``, ``riskgrade alerts``)."""
+"""Batch scoring runs as portfolio history: store each run with the early-warning alerts raised
+against each customer's last scored state (``riskgrade score``), and map alerts back to the
+user's own ids in memory (``riskgrade alerts --ids-from``)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.monitoring.early_warning import AlertConfig, compare_runs
 from serving.stores.audit import hash_customer_id
-from serving.stores.portfolio import load_run, open_store, previous_run_id, record_run, store_alerts
+from serving.stores.portfolio import last_states, open_store, record_run
 
 
 @dataclass(frozen=True)
 class RunRecord:
     run_id: str
-    previous_run_id: str | None
     n_customers: int
+    n_known: int  # customers with an earlier scored state
     alerts: pd.DataFrame
+
+
+def read_ids(source: Path, id_column: str) -> pd.Series:
+    """The input's id column, in file order; CSV cells as text (``007`` stays ``007``)."""
+    if source.suffix.lower() in {".parquet", ".pq"}:
+        return pq.read_table(source, columns=[id_column]).column(0).to_pandas()
+    return pd.read_csv(source, usecols=[id_column], dtype={id_column: str})[id_column]
 
 
 def hashed_ids(source: Path, id_column: str, secret: bytes) -> pd.Series:
     """Keyed hashes of the input's ids, in file order (row number = position + 1)."""
-    if source.suffix.lower() in {".parquet", ".pq"}:
-        ids = pq.read_table(source, columns=[id_column]).column(0).to_pandas()
-    else:
-        ids = pd.read_csv(source, usecols=[id_column], dtype={id_column: str})[id_column]
+    ids = read_ids(source, id_column)
     if ids.isna().any() or ids.duplicated().any():
         raise ValueError(
             f"{source}: id column {id_column!r} must be unique and never empty to record a run"
@@ -43,21 +49,34 @@ def record_scored_file(
     secret: bytes,
     alert_config: AlertConfig,
 ) -> RunRecord:
-    """Store the run in ``files = (input, scored output)`` and its alerts against the last run."""
+    """Store the run in ``files = (input, scored output)`` with its alerts against each
+    customer's last scored state (on the first run: the current state's alerts)."""
     source, output = files
     scored = pd.read_parquet(output, columns=["row_number", "pd", "score", "tier"])
     hashes = hashed_ids(source, id_column, secret)
     scored["customer_hash"] = hashes.to_numpy()[scored["row_number"].to_numpy() - 1]
     engine = open_store(audit_url)
-    run_id = record_run(engine, model, str(source), scored)
-    previous = previous_run_id(engine, run_id)
-    found = pd.DataFrame()
-    if previous is not None:
-        current = scored.rename(columns={"customer_hash": "customer_key"})
-        before = load_run(engine, previous).rename(columns={"customer_hash": "customer_key"})
-        found = compare_runs(before, current[["customer_key", "pd", "score", "tier"]], alert_config)
-        store_alerts(engine, run_id, previous, found)
-    return RunRecord(run_id, previous, len(scored), found)
+    key = {"customer_hash": "customer_key"}
+    current = scored[["customer_hash", "pd", "score", "tier"]].rename(columns=key)
+    before = last_states(engine).rename(columns=key)
+    found = compare_runs(before, current, alert_config)
+    run_id = record_run(engine, model, str(source), scored, found)
+    known = int(current["customer_key"].isin(before["customer_key"]).sum())
+    return RunRecord(run_id, len(scored), known, found)
+
+
+def ids_by_hash(source: Path, id_column: str, secret: bytes) -> dict[str, str]:
+    """The clear ids of ``source`` by keyed hash, in memory only: read and hashed exactly as a
+    recorded run's ids, so each id finds its alerts (``riskgrade alerts --ids-from``)."""
+    if not source.is_file():
+        raise ValueError(f"{source}: file not found")
+    try:
+        id_column_of(source, id_column)
+        ids = read_ids(source, id_column).dropna()
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
+            pa.ArrowException) as error:  # fmt: skip
+        raise ValueError(f"{source}: cannot be read as CSV or Parquet: {error}") from None
+    return {hash_customer_id(str(v), secret) or "": str(v) for v in ids}
 
 
 def id_column_of(source: Path, configured: str | None) -> str:

@@ -2,7 +2,9 @@
 
 Same SQL store as the audit trail (SQLite file by default, PostgreSQL by URL), so one
 database holds every decision about a customer. Customers are keyed by the HMAC of their id
-(``serving.stores.audit.hash_customer_id``), never the clear id. Runs are append-only.
+(``serving.stores.audit.hash_customer_id``), never the clear id. Runs are append-only; a new
+run is compared with each customer's last scored state (``last_states``) and stored together
+with the alerts that comparison raised (``record_run``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     insert,
     select,
 )
@@ -77,8 +80,17 @@ def open_store(url: str) -> Engine:
     return engine
 
 
-def record_run(engine: Engine, model: tuple[str, str], source: str, scored: pd.DataFrame) -> str:
-    """Store one batch run (``customer_hash``, ``pd``, ``score``, ``tier``); return its id."""
+def record_run(
+    engine: Engine,
+    model: tuple[str, str],
+    source: str,
+    scored: pd.DataFrame,
+    found: pd.DataFrame | None = None,
+) -> str:
+    """Store one batch run (``customer_hash``, ``pd``, ``score``, ``tier``) and the alerts it
+    raised (``models.monitoring.early_warning.compare_runs`` output) in one transaction, so a
+    run is never stored without its alerts (the next run would compare with it and never raise
+    them); return the run's id."""
     run_id = str(uuid.uuid4())
     rows = [
         {"run_id": run_id, "customer_hash": h, "pd": float(p), "score": int(s), "tier": str(t)}
@@ -86,6 +98,7 @@ def record_run(engine: Engine, model: tuple[str, str], source: str, scored: pd.D
             scored["customer_hash"], scored["pd"], scored["score"], scored["tier"], strict=True
         )
     ]
+    raised = alert_rows(run_id, found) if found is not None else []
     with engine.begin() as connection:
         connection.execute(
             insert(scoring_runs),
@@ -100,9 +113,30 @@ def record_run(engine: Engine, model: tuple[str, str], source: str, scored: pd.D
                 }
             ],
         )
-        if rows:
-            connection.execute(insert(scored_customers), rows)
+        for table, values in ((scored_customers, rows), (alerts, raised)):
+            if values:
+                connection.execute(insert(table), values)
     return run_id
+
+
+def alert_rows(run_id: str, found: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the ``alerts`` table; ``previous_run_id`` is the run of the state compared with."""
+    return [
+        {
+            "run_id": run_id,
+            "previous_run_id": _text(r.get("previous_run_id")),
+            "customer_hash": r["customer_key"],
+            "alert": r["alert"],
+            "severity": r["severity"],
+            "previous_tier": _text(r["previous_tier"]),
+            "tier": r["tier"],
+            "previous_score": _int(r["previous_score"]),
+            "score": int(r["score"]),
+            "pd": float(r["pd"]),
+            "detail": str(r["detail"])[:200],
+        }
+        for r in found.to_dict("records")
+    ]
 
 
 def list_runs(engine: Engine) -> pd.DataFrame:
@@ -116,10 +150,36 @@ def list_runs(engine: Engine) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[c.name for c in scoring_runs.columns])
 
 
-def previous_run_id(engine: Engine, run_id: str) -> str | None:
-    runs = list_runs(engine)["run_id"].tolist()
-    position = runs.index(run_id) if run_id in runs else -1
-    return runs[position - 1] if position > 0 else None
+def last_states(engine: Engine) -> pd.DataFrame:
+    """Each customer's last scored state: ``customer_hash``, ``pd``, ``score``, ``tier`` and the
+    ``run_id`` of the latest run that scored them.
+
+    This, not the portfolio's previous run, is what a new run is compared with: a customer
+    missing from one run (a partial extract, a row rejected that month) keeps the state they
+    were last seen in, so one who comes back unchanged raises nothing again, and a change since
+    that state is still raised. Two runs recorded at the same moment compare with the same
+    earlier states.
+    """
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=scored_customers.c.customer_hash,
+            order_by=(scoring_runs.c.started_at.desc(), scored_customers.c.id.desc()),
+        )
+        .label("newest")
+    )
+    columns = ["customer_hash", "pd", "score", "tier", "run_id"]
+    ranked = (
+        select(*(scored_customers.c[c] for c in columns), newest)
+        .select_from(
+            scored_customers.join(scoring_runs, scoring_runs.c.run_id == scored_customers.c.run_id)
+        )
+        .subquery()
+    )
+    query = select(*(ranked.c[c] for c in columns)).where(ranked.c.newest == 1)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def load_run(engine: Engine, run_id: str) -> pd.DataFrame:
@@ -134,30 +194,6 @@ def load_run(engine: Engine, run_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["customer_hash", "pd", "score", "tier"])
 
 
-def store_alerts(engine: Engine, run_id: str, previous: str | None, found: pd.DataFrame) -> int:
-    """Append the alerts of ``run_id`` (``models.monitoring.early_warning.compare_runs`` output)."""
-    rows = [
-        {
-            "run_id": run_id,
-            "previous_run_id": previous,
-            "customer_hash": r["customer_key"],
-            "alert": r["alert"],
-            "severity": r["severity"],
-            "previous_tier": _text(r["previous_tier"]),
-            "tier": r["tier"],
-            "previous_score": _int(r["previous_score"]),
-            "score": int(r["score"]),
-            "pd": float(r["pd"]),
-            "detail": str(r["detail"])[:200],
-        }
-        for r in found.to_dict("records")
-    ]
-    if rows:
-        with engine.begin() as connection:
-            connection.execute(insert(alerts), rows)
-    return len(rows)
-
-
 def query_alerts(
     engine: Engine, severity: str | None = None, tier: str | None = None, run_id: str | None = None
 ) -> pd.DataFrame:
@@ -167,7 +203,8 @@ def query_alerts(
             query = query.where(alerts.c[column] == value)
     with engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
-    return pd.DataFrame(rows, columns=[c.name for c in alerts.columns])
+    frame = pd.DataFrame(rows, columns=[c.name for c in alerts.columns])
+    return frame.astype({"previous_score": "Int64"})  # missing for a first state, not 0.0
 
 
 def customer_history(engine: Engine, customer_hash: str) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Early-warning alerts between two scoring runs of a real model.
 
 Some customers' features are worsened between the runs; the expected alerts are derived in
-this test with plain loops over the two runs, independently of ``compare_runs``.
+this test with plain loops over the two runs, independently of ``compare_runs``: a condition
+raises an alert in the run where it starts to hold for a customer.
 """
 
 from __future__ import annotations
@@ -47,9 +48,14 @@ def runs(
     return score(customers), score(worse)
 
 
+NO_STATE = pd.DataFrame(columns=["customer_key", "pd", "score", "tier"])
+
+
 def expected_alerts(
     previous: pd.DataFrame, current: pd.DataFrame, config: AlertConfig
 ) -> set[tuple[str, str]]:
+    """Per customer: worse tier or score drop against their previous state; PD ceiling and high
+    tier when they hold now but did not before (or there was no before)."""
     before = {row.customer_key: row for row in previous.itertuples()}
     expected = set()
     for row in current.itertuples():
@@ -58,7 +64,7 @@ def expected_alerts(
             expected.add((row.customer_key, "tier_migration"))
         if old is not None and old.score - row.score >= config.score_drop_points:
             expected.add((row.customer_key, "score_drop"))
-        if row.pd >= config.pd_ceiling:
+        if row.pd >= config.pd_ceiling and (old is None or old.pd < config.pd_ceiling):
             expected.add((row.customer_key, "pd_ceiling"))
         if row.tier == "high" and (old is None or old.tier != "high"):
             expected.add((row.customer_key, "entered_high_tier"))
@@ -80,10 +86,23 @@ def test_worsened_customers_raise_exactly_the_expected_alerts(
     assert not {key for key, kind in found if kind in {"tier_migration", "score_drop"}} & untouched
 
 
-def test_identical_runs_raise_no_change_alerts(runs: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    previous, _ = runs
-    alerts = compare_runs(previous, previous, AlertConfig(score_drop_points=1, pd_ceiling=0.99))
-    assert alerts.empty
+def test_first_run_raises_the_current_state(runs: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, current = runs
+    config = AlertConfig(score_drop_points=20, pd_ceiling=0.3)
+    alerts = compare_runs(NO_STATE, current, config)
+    expected = {(r.customer_key, "pd_ceiling") for r in current.itertuples() if r.pd >= 0.3} | {
+        (r.customer_key, "entered_high_tier") for r in current.itertuples() if r.tier == "high"
+    }
+    assert {kind for _, kind in expected} == {"pd_ceiling", "entered_high_tier"}
+    assert set(zip(alerts["customer_key"], alerts["alert"], strict=True)) == expected
+    assert len(alerts) == len(expected)
+
+
+def test_identical_runs_raise_nothing(runs: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, current = runs
+    config = AlertConfig(score_drop_points=1, pd_ceiling=0.3)
+    assert (current["pd"] >= 0.3).any() and (current["tier"] == "high").any()  # conditions hold
+    assert compare_runs(current, current, config).empty  # ... but none of them starts now
 
 
 def test_new_customers_in_high_tier_are_flagged(runs: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -92,7 +111,7 @@ def test_new_customers_in_high_tier_are_flagged(runs: tuple[pd.DataFrame, pd.Dat
     alerts = compare_runs(previous, pd.concat([current, newcomer]), AlertConfig())
     row = alerts[alerts["customer_key"] == "new-customer"]
     assert "entered_high_tier" in set(row["alert"])
-    assert "new customer -> high" in set(row["detail"])
+    assert "not scored before -> high" in set(row["detail"])
 
 
 def test_duplicate_keys_are_refused(runs: tuple[pd.DataFrame, pd.DataFrame]) -> None:

@@ -4,6 +4,7 @@ with early-warning alerts, and the customer risk report."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -85,66 +86,80 @@ def score_run(project: Path, source: Path, output: Path) -> tuple[int, str]:
     return cli(project, "score", *args, "--no-reasons")
 
 
-def expected_alerts(before: pd.DataFrame, after: pd.DataFrame, drop: int, ceiling: float) -> set:
-    """From the two scored files, by plain loops (row i is the same customer in both)."""
+def expected_alerts(
+    before: pd.DataFrame | None, after: pd.DataFrame, drop: int, ceiling: float
+) -> set[tuple[str, str]]:
+    """From the scored files, by plain loops (row i is customer ``C{i:04d}`` in both): a
+    condition is raised in the run where it starts to hold (``before`` None: the first run)."""
     found = set()
     for i in range(len(after)):
-        old, new = before.iloc[i], after.iloc[i]
-        if RANK[new["tier"]] > RANK[old["tier"]]:
-            found.add((i, "tier_migration"))
-        if old["score"] - new["score"] >= drop:
-            found.add((i, "score_drop"))
-        if new["pd"] >= ceiling:
-            found.add((i, "pd_ceiling"))
-        if new["tier"] == "high" and old["tier"] != "high":
-            found.add((i, "entered_high_tier"))
+        new, old = after.iloc[i], None if before is None else before.iloc[i]
+        customer = f"C{i:04d}"
+        if old is not None and RANK[new["tier"]] > RANK[old["tier"]]:
+            found.add((customer, "tier_migration"))
+        if old is not None and old["score"] - new["score"] >= drop:
+            found.add((customer, "score_drop"))
+        if new["pd"] >= ceiling and (old is None or old["pd"] < ceiling):
+            found.add((customer, "pd_ceiling"))
+        if new["tier"] == "high" and (old is None or old["tier"] != "high"):
+            found.add((customer, "entered_high_tier"))
     return found
+
+
+def scored_file(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path).sort_values("row_number").reset_index(drop=True)
+
+
+def stored_run(output: str) -> str:
+    """The run id that ``riskgrade score`` printed."""
+    match = re.search(r"stored run ([0-9a-f-]{36}) ", output)
+    assert match is not None, output
+    return match.group(1)
 
 
 def test_two_scoring_runs_raise_the_expected_alerts(
     project: Path, project_config: ProjectConfig
 ) -> None:
+    rules = project_config.monitoring.alerts
     customers = project / "customers.csv"
-    code, output = score_run(project, customers, project / "run1.parquet")
-    assert code == 0, output
-    assert "compared with none (first run): 0 alert(s)" in output
+    code, first_output = score_run(project, customers, project / "run1.parquet")
+    assert code == 0, first_output
+    before = scored_file(project / "run1.parquet")
+    first = expected_alerts(None, before, rules.score_drop_points, rules.pd_ceiling)
+    assert {kind for _, kind in first} == {"pd_ceiling", "entered_high_tier"}
+    assert (
+        f"(80 customers, none scored before: alerts on the current state): "
+        f"{len(first)} alert(s), {len(first)} high, 0 medium\n"
+    ) in first_output
     worse = pd.read_csv(customers)
     worsened = worse.index[::5]
     worse.loc[worsened, "status_of_existing_checking_account"] = "... < 0 DM"
     worse.loc[worsened, "duration_in_month"] = worse.loc[worsened, "duration_in_month"] * 3
     worse.to_csv(project / "customers-later.csv", index=False)
-    code, output = score_run(project, project / "customers-later.csv", project / "run2.parquet")
+    code, later = score_run(project, project / "customers-later.csv", project / "run2.parquet")
+    assert code == 0, later
+    assert "(80 customers, 80 scored before: compared with their last scored state)" in later
+    ids = ("--ids-from", str(customers), "--id-column", "customer_id")
+    code, output = cli(project, "alerts", *ids, "--csv", str(project / "alerts.csv"))
     assert code == 0, output
-    code, output = cli(project, "alerts", "--csv", str(project / "alerts.csv"))
-    assert code == 0, output
-    before = pd.read_parquet(project / "run1.parquet").sort_values("row_number")
-    after = pd.read_parquet(project / "run2.parquet").sort_values("row_number")
+    after = scored_file(project / "run2.parquet")
     for tier, strategy in zip(after["tier"], after["strategy"], strict=True):  # batch output
         assert json.loads(strategy)["actions"] == list(
             yaml.safe_load((project / "params.yaml").read_text())["scorecard"]["strategies"][tier][
                 "actions"
             ]
         )
-    rules = project_config.monitoring.alerts
-    expected = expected_alerts(before, after, rules.score_drop_points, rules.pd_ceiling)
-    assert {kind for _, kind in expected} >= {"tier_migration", "score_drop"}
+    second = expected_alerts(before, after, rules.score_drop_points, rules.pd_ceiling)
+    assert {kind for _, kind in second} >= {"tier_migration", "score_drop", "pd_ceiling"}
     alerts = pd.read_csv(project / "alerts.csv")
-    by_hash = {h: i for i, h in enumerate(hashes(project, before))}
     found = {
-        (by_hash[h], kind) for h, kind in zip(alerts["customer_hash"], alerts["alert"], strict=True)
+        run: set(zip(rows["customer_id"], rows["alert"], strict=True))
+        for run, rows in alerts.groupby("run_id")
     }
-    assert found == expected
-    assert "C00" not in (project / "alerts.csv").read_text()  # hashed ids only
-
-
-def hashes(project: Path, scored: pd.DataFrame) -> list[str]:
-    from serving.settings import DEVELOPMENT_SECRET
-    from serving.stores.audit import hash_customer_id
-
-    ids = pd.read_csv(project / "customers.csv")["customer_id"]
-    return [
-        str(hash_customer_id(v, DEVELOPMENT_SECRET.encode())) for v in ids[scored["row_number"] - 1]
-    ]
+    assert found == {stored_run(first_output): first, stored_run(later): second}
+    code, output = cli(project, "alerts", "--csv", str(project / "hashed.csv"))
+    assert code == 0, output
+    assert "C00" not in (project / "hashed.csv").read_text()  # without --ids-from: hashes only
 
 
 def test_customer_report_lists_past_scores(project: Path) -> None:
@@ -152,3 +167,13 @@ def test_customer_report_lists_past_scores(project: Path) -> None:
     assert code == 0, output
     report = json.loads((project / "report5/customer_report.json").read_text())
     assert len(report["history"]) == 2  # the two scoring runs of the previous test
+
+
+def test_scoring_an_unchanged_file_again_raises_nothing(project: Path) -> None:
+    later = project / "customers-later.csv"  # scored by the two-runs test
+    code, output = score_run(project, later, project / "run3.parquet")
+    assert code == 0, output
+    assert (
+        "(80 customers, 80 scored before: compared with their last scored state): "
+        "0 alert(s), 0 high, 0 medium\n"
+    ) in output
