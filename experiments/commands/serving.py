@@ -93,8 +93,8 @@ def score(
     id_column: Annotated[
         str | None,
         typer.Option(
-            help="Customer id column: the run is stored (hashed ids) and compared "
-            "with the previous run for early-warning alerts [default: data.id_column]."
+            help="Customer id column: the run is stored (hashed ids) with its early-warning "
+            "alerts [default: data.id_column]."
         ),
     ] = None,
     record: Annotated[
@@ -105,9 +105,9 @@ def score(
 ) -> None:
     """Score a file with the service's fast path: pd, score, tier, reasons per row.
 
-    With customer ids, the run is stored in the audit database (hashed ids only) and compared
-    with the previous run: alerts for worse tiers, score drops, PD above the ceiling and
-    customers new in the high tier (see `riskgrade alerts`)."""
+    With customer ids, the run is stored in the audit database (hashed ids only) with the alerts
+    whose condition starts in this run, against each customer's last scored state: worse tier,
+    score drop, PD reaching the ceiling, entry into the high tier (see `riskgrade alerts`)."""
     import time
 
     from tqdm import tqdm
@@ -154,11 +154,16 @@ def record_run(
         )
     except (ValueError, SQLAlchemyError) as error:
         fail(f"scores written, but the run was not stored: {error}")
-    counts = stored.alerts["severity"].value_counts().to_dict() if len(stored.alerts) else {}
-    against = stored.previous_run_id or "none (first run)"
+    severity = stored.alerts["severity"]
+    compared = (
+        f"{stored.n_known} scored before: compared with their last scored state"
+        if stored.n_known
+        else "none scored before: alerts on the current state"
+    )
     typer.echo(
-        f"stored run {stored.run_id} ({stored.n_customers} customers); compared with {against}: "
-        f"{len(stored.alerts)} alert(s) {counts}"
+        f"stored run {stored.run_id} ({stored.n_customers} customers, {compared}): "
+        f"{len(severity)} alert(s), {(severity == 'high').sum()} high, "
+        f"{(severity == 'medium').sum()} medium"
     )
 
 
