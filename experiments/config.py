@@ -18,6 +18,7 @@ from features.pipeline import FeatureConfig
 from features.schema import DatasetSchema, FrozenModel
 from features.splitting import SplitConfig
 from models.calibration import CalibrationConfig
+from models.customers.actionable import CustomerReportConfig
 from models.families.registry import FAMILIES, ModelsConfig
 from models.governance.gate import GateConfig
 from models.monitoring.drift import MonitoringConfig
@@ -116,12 +117,6 @@ class RegistryConfig(FrozenModel):
     @classmethod
     def _check_candidate(cls, value: str) -> str:
         return value if value == "auto" else check_family(value)
-
-
-class CustomerReportConfig(FrozenModel):
-    """Which features a customer report may suggest changing (empty: all features)."""
-
-    actionable: tuple[str, ...] = ()
 
 
 class ProjectConfig(FrozenModel):

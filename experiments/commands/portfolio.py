@@ -88,14 +88,19 @@ def customer_report(
         str | None, typer.Option(help="Id column [default: data.id_column in params.yaml].")
     ] = None,
     model: Annotated[str, typer.Option(help="name@alias, name/version or an alias.")] = "champion",
-    out_dir: Annotated[Path, typer.Option(help="Folder for customer_report.html/.json.")] = Path(
-        "data/reports/customers"
-    ),
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for <hashed id>.html/.json, one pair per customer (the default is "
+            "git-ignored)."
+        ),
+    ] = Path("data/reports/customers"),
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
-    """Score, PD, tier, strategy, risk factors, what would move the customer to a better tier,
-    and past scores (by hashed id) for one customer. Writes HTML and JSON."""
+    """Score, PD, tier, strategy, risk factors, the changes the customer can make that would
+    lower the PD (customer_report.actionable) and past scores (by hashed id) for one customer.
+    Writes <hashed id>.html and .json: the file names never show the clear id."""
     from experiments.reports import customer as builder
 
     config = load(params)
@@ -103,7 +108,7 @@ def customer_report(
     if column is None:
         fail("the dataset has no id column: pass --id-column")
     settings = service_settings(params, project_dir)
-    report = run_stage(
+    report, page = run_stage(
         lambda: builder.run(
             config,
             model,
@@ -117,5 +122,5 @@ def customer_report(
     )
     typer.echo(
         f"score {report['score']}, PD {report['pd']:.1%}, tier {report['tier']}: "
-        f"{', '.join(report['recommended_actions'])} -> {out_dir / 'customer_report.html'}"
+        f"{', '.join(report['recommended_actions'])} -> {page}"
     )

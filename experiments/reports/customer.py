@@ -1,4 +1,7 @@
-"""``riskgrade customer-report``: one customer's score, strategy, reasons, next steps, history."""
+"""``riskgrade customer-report``: one customer's score, strategy, reasons, next steps, history.
+
+One HTML + JSON pair per customer, named by the keyed hash of the id (``<hash>.html``).
+"""
 
 from __future__ import annotations
 
@@ -77,16 +80,16 @@ def run(
     secret: bytes,
     out_dir: Path,
     project_dir: Path,
-) -> dict[str, Any]:
-    """Write ``customer_report.html`` / ``.json`` for one customer; no clear id is written."""
+) -> tuple[dict[str, Any], Path]:
+    """Write ``<out_dir>/<key>.html`` and ``.json`` for one customer; return the report and the
+    page's path. ``key`` is the keyed hash of the id that the audit trail uses, so one file per
+    customer and no clear id is written, not even in a file name."""
     id_column, value = customer_id
     customer = find_customer(source, id_column, value)
-    key = hash_customer_id(value, secret)
-    history = customer_history(open_store(audit_url), key) if key else []
+    key = str(hash_customer_id(value, secret))
+    history = customer_history(open_store(audit_url), key)
     report = build(config, model_ref, customer, history, project_dir) | {"customer_hash": key}
-    write_json(out_dir / "customer_report.json", report)
-    page = render_html(report)
-    write_atomic(
-        out_dir / "customer_report.html", lambda tmp: tmp.write_text(page, encoding="utf-8")
-    )
-    return report
+    write_json(out_dir / f"{key}.json", report)
+    page, html = render_html(report), out_dir / f"{key}.html"
+    write_atomic(html, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    return report, html

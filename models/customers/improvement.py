@@ -1,15 +1,16 @@
-"""What would move a customer to a better tier? Single-feature changes, scored by the model.
+"""What would move a customer to a better tier? Single changes the customer can make, scored
+by the model.
 
-For each actionable feature, every alternative value is tried -- the other known categories,
-or the current number scaled by ``NUMERIC_FACTORS`` -- with everything else held fixed. The
-best change per feature is kept and the largest PD reductions are reported, with whether
-they cross into a better tier. These are model sensitivities, not advice the customer can
-always act on: the caller chooses which features count as actionable.
+For each feature declared in ``customer_report.actionable``, every move it allows
+(``models.customers.actionable``) is tried with everything else held fixed. The best change
+per feature is kept and the largest PD reductions are reported, with whether they cross into
+a better tier. These are model sensitivities, not promises: the PD is the model's, the change
+the customer's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,18 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from features.binning import OptimalBinningWoE
 from features.schema import DatasetSchema
 from features.transformers import MISSING, CategoryEncoder, WoEEncoder
+from models.customers.actionable import (
+    ActionableChange,
+    category_moves,
+    check_actionable,
+    number_moves,
+)
 from models.explain.additive import split_pipeline
 from models.scoring.scorecard import TIERS, ScoringPolicy, score_customers
 
-NUMERIC_FACTORS = (0.5, 0.75, 1.25, 1.5)
 ScoreFn = Callable[[pd.DataFrame], np.ndarray]
 
 
@@ -33,6 +40,8 @@ def known_categories(pipeline: Pipeline, schema: DatasetSchema) -> dict[str, lis
         return {c: list(v) for c, v in encoder.categories_.items()}
     if isinstance(encoder, WoEEncoder):
         return {c: [k for k in encoder.woe_[c] if k != MISSING] for c in schema.categorical}
+    if isinstance(encoder, OptimalBinningWoE):
+        return {c: [v for group in encoder.groups_[c] for v in group] for c in encoder.groups_}
     if isinstance(encoder, ColumnTransformer):
         onehot = encoder.named_transformers_["categorical"].named_steps["onehot"]
         return {
@@ -42,28 +51,20 @@ def known_categories(pipeline: Pipeline, schema: DatasetSchema) -> dict[str, lis
     raise TypeError(f"known_categories: unsupported encoder {type(encoder).__name__}")
 
 
-def alternatives(
-    value: Any, column: str, schema: DatasetSchema, categories: dict[str, list[str]]
-) -> list[Any]:
-    if column in schema.categorical:
-        return [c for c in categories.get(column, []) if c != value]
-    if value is None or pd.isna(value):
-        return []
-    integral = float(value).is_integer()
-    scaled = [value * f for f in NUMERIC_FACTORS]
-    options = [round(v) if integral else v for v in scaled]
-    return [v for v in dict.fromkeys(options) if v != value and v >= 0]
-
-
 def candidate_rows(
     customer: pd.Series,
-    features: Sequence[str],
+    actionable: Mapping[str, ActionableChange],
     schema: DatasetSchema,
     categories: dict[str, list[str]],
 ) -> pd.DataFrame:
     rows = []
-    for column in features:
-        for option in alternatives(customer[column], column, schema, categories):
+    for column, change in actionable.items():
+        value = customer[column]
+        if column in schema.categorical:
+            options: list[Any] = category_moves(value, change, categories.get(column, []))
+        else:
+            options = number_moves(value, change.direction)
+        for option in options:
             rows.append(
                 {**customer.to_dict(), column: option, "_feature": column, "_value": option}
             )
@@ -76,13 +77,15 @@ def suggest_improvements(
     schema: DatasetSchema,
     categories: dict[str, list[str]],
     policy: ScoringPolicy,
-    actionable: Sequence[str] = (),
+    actionable: Mapping[str, ActionableChange],
     top: int = 3,
 ) -> list[dict[str, Any]]:
-    """Up to ``top`` single-feature changes that lower the PD most, best first."""
-    features = [c for c in (actionable or schema.features) if c in schema.features]
+    """Up to ``top`` changes the customer can make (one feature each, declared in
+    ``actionable``) that lower the PD most, best first. ``categories``: the model's levels
+    (``known_categories``); a declaration that does not fit them raises ``ValueError``."""
+    check_actionable(actionable, schema, categories)
     current = score_customers(score_fn(customer[schema.features].to_frame().T), policy).iloc[0]
-    candidates = candidate_rows(customer[schema.features], features, schema, categories)
+    candidates = candidate_rows(customer[schema.features], actionable, schema, categories)
     if candidates.empty:
         return []
     scored = score_customers(score_fn(candidates[schema.features]), policy)

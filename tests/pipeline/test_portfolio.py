@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from experiments.config import ProjectConfig
+from experiments.io import current_umask
 
 NAME = "portfolio-credit"
 RANK = {"low": 0, "medium": 1, "high": 2}
@@ -62,17 +63,40 @@ def test_pyfunc_output_carries_the_configured_strategy(project: Path) -> None:
     assert json.loads(low["strategy"].iloc[0])["actions"][0] == "eligible for limit increase"
 
 
+def report_key(customer_id: str) -> str:
+    """The report's file name stem: the keyed hash the audit trail uses (development secret)."""
+    from serving.settings import DEVELOPMENT_SECRET
+    from serving.stores.audit import hash_customer_id
+
+    return str(hash_customer_id(customer_id, DEVELOPMENT_SECRET.encode()))
+
+
 def test_customer_report_has_score_tier_strategy_and_factors(project: Path) -> None:
     code, output = customer_report(project, "C0003", "--out-dir", str(project / "report"))
     assert code == 0, output
-    report = json.loads((project / "report/customer_report.json").read_text())
+    key = report_key("C0003")
+    report = json.loads((project / f"report/{key}.json").read_text())
     assert {"score", "pd", "tier", "strategy", "risk_factors", "improvements"} <= set(report)
     assert report["risk_factors"] and all("raises risk" in f for f in report["risk_factors"])
     assert report["recommended_actions"] == report["strategy"]["actions"]
-    html = (project / "report/customer_report.html").read_text()
+    assert report["customer_hash"] == key
+    html = (project / f"report/{key}.html").read_text()
     for section in ("summary", "strategy", "risk-factors", "improvements", "history"):
         assert f'<section id="{section}">' in html
     assert "C0003" not in html and "C0003" not in json.dumps(report)  # no clear id is written
+
+
+def test_customer_reports_are_one_pair_per_customer_named_by_hashed_id(project: Path) -> None:
+    folder = project / "customer-reports"
+    outputs = [customer_report(project, c, "--out-dir", str(folder)) for c in ("C0010", "C0011")]
+    assert [code for code, _ in outputs] == [0, 0], outputs
+    keys = [report_key("C0010"), report_key("C0011")]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{key}.{kind}" for key in keys for kind in ("html", "json")
+    )  # the first customer's files are still there, and no name shows a clear id
+    assert outputs[1][1].rstrip().endswith(f"-> {folder / keys[1]}.html")  # the path printed
+    for path in folder.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def test_unknown_customer_is_a_clear_error(project: Path) -> None:
@@ -165,7 +189,7 @@ def test_two_scoring_runs_raise_the_expected_alerts(
 def test_customer_report_lists_past_scores(project: Path) -> None:
     code, output = customer_report(project, "C0005", "--out-dir", str(project / "report5"))
     assert code == 0, output
-    report = json.loads((project / "report5/customer_report.json").read_text())
+    report = json.loads((project / f"report5/{report_key('C0005')}.json").read_text())
     assert len(report["history"]) == 2  # the two scoring runs of the previous test
 
 
