@@ -19,6 +19,7 @@ from features.validation import mark_missing
 OTHER_DELIMITERS = (";", "\t", "|")
 DEFAULT_TABLE = TableFormat()
 
+
 class InputError(ValueError):
     """An input file is missing or unreadable; the message names it and what to do."""
 

@@ -57,11 +57,12 @@ def alerts(
         fail(f"alert store {settings.audit_url}: {type(error).__name__}: {error}")
     shown = ["run_id", "customer_hash", "alert", "severity", "previous_tier", "tier", "detail"]
     if ids_from is not None:
-        column = id_column or load(params).data.id_column
+        data = load(params).data
+        column = id_column or data.id_column
         if column is None:
             fail(f"--ids-from {ids_from} needs --id-column (data.id_column is not set in {params})")
         try:
-            ids = ids_by_hash(ids_from, str(column), settings.hash_secret)
+            ids = ids_by_hash(ids_from, str(column), settings.hash_secret, data.table_format)
         except ValueError as error:
             fail(f"--ids-from {error}")
         clear = found["customer_hash"].map(ids).fillna("")  # in memory only

@@ -148,9 +148,15 @@ def record_run(
 
     config = load(params)
     try:
-        id_column_of(files[0], column)
+        id_column_of(files[0], column, config.data.table_format)
         stored = record_scored_file(
-            settings.audit_url, model, files, column, settings.hash_secret, config.monitoring.alerts
+            settings.audit_url,
+            model,
+            files,
+            column,
+            settings.hash_secret,
+            config.monitoring.alerts,
+            config.data.table_format,
         )
     except (ValueError, SQLAlchemyError) as error:
         fail(f"scores written, but the run was not stored: {error}")

@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from experiments.io import DEFAULT_TABLE
+from features.schema import TableFormat
 from models.monitoring.early_warning import AlertConfig, compare_runs
 from serving.stores.audit import hash_customer_id
 from serving.stores.portfolio import last_states, open_store, record_run
@@ -24,16 +26,27 @@ class RunRecord:
     alerts: pd.DataFrame
 
 
-def read_ids(source: Path, id_column: str) -> pd.Series:
-    """The input's id column, in file order; CSV cells as text (``007`` stays ``007``)."""
+def read_ids(source: Path, id_column: str, table: TableFormat = DEFAULT_TABLE) -> pd.Series:
+    """The input's id column, in file order; CSV cells as text (``007`` stays ``007``), read
+    with the file's delimiter and encoding (``data.delimiter`` / ``data.encoding``)."""
     if source.suffix.lower() in {".parquet", ".pq"}:
         return pq.read_table(source, columns=[id_column]).column(0).to_pandas()
-    return pd.read_csv(source, usecols=[id_column], dtype={id_column: str})[id_column]
+    return pd.read_csv(
+        source,
+        usecols=[id_column],
+        dtype={id_column: str},
+        sep=table.delimiter,
+        encoding=table.encoding,
+        keep_default_na=False,
+        na_values=[""],
+    )[id_column]
 
 
-def hashed_ids(source: Path, id_column: str, secret: bytes) -> pd.Series:
+def hashed_ids(
+    source: Path, id_column: str, secret: bytes, table: TableFormat = DEFAULT_TABLE
+) -> pd.Series:
     """Keyed hashes of the input's ids, in file order (row number = position + 1)."""
-    ids = read_ids(source, id_column)
+    ids = read_ids(source, id_column, table)
     if ids.isna().any() or ids.duplicated().any():
         raise ValueError(
             f"{source}: id column {id_column!r} must be unique and never empty to record a run"
@@ -48,12 +61,13 @@ def record_scored_file(
     id_column: str,
     secret: bytes,
     alert_config: AlertConfig,
+    table: TableFormat = DEFAULT_TABLE,
 ) -> RunRecord:
     """Store the run in ``files = (input, scored output)`` with its alerts against each
     customer's last scored state (on the first run: the current state's alerts)."""
     source, output = files
     scored = pd.read_parquet(output, columns=["row_number", "pd", "score", "tier"])
-    hashes = hashed_ids(source, id_column, secret)
+    hashes = hashed_ids(source, id_column, secret, table)
     scored["customer_hash"] = hashes.to_numpy()[scored["row_number"].to_numpy() - 1]
     engine = open_store(audit_url)
     key = {"customer_hash": "customer_key"}
@@ -65,28 +79,32 @@ def record_scored_file(
     return RunRecord(run_id, len(scored), known, found)
 
 
-def ids_by_hash(source: Path, id_column: str, secret: bytes) -> dict[str, str]:
+def ids_by_hash(
+    source: Path, id_column: str, secret: bytes, table: TableFormat = DEFAULT_TABLE
+) -> dict[str, str]:
     """The clear ids of ``source`` by keyed hash, in memory only: read and hashed exactly as a
     recorded run's ids, so each id finds its alerts (``riskgrade alerts --ids-from``)."""
     if not source.is_file():
         raise ValueError(f"{source}: file not found")
     try:
-        id_column_of(source, id_column)
-        ids = read_ids(source, id_column).dropna()
+        id_column_of(source, id_column, table)
+        ids = read_ids(source, id_column, table).dropna()
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
             pa.ArrowException) as error:  # fmt: skip
         raise ValueError(f"{source}: cannot be read as CSV or Parquet: {error}") from None
     return {hash_customer_id(str(v), secret) or "": str(v) for v in ids}
 
 
-def id_column_of(source: Path, configured: str | None) -> str:
+def id_column_of(source: Path, configured: str | None, table: TableFormat = DEFAULT_TABLE) -> str:
     """The id column to key a run by: the configured one, which must be in the file."""
     if configured is None:
         raise ValueError(
             "recording a scoring run needs customer ids: pass --id-column (or set data.id_column)"
         )
     if source.suffix.lower() == ".csv":
-        header = list(pd.read_csv(source, nrows=0).columns)
+        header = list(
+            pd.read_csv(source, nrows=0, sep=table.delimiter, encoding=table.encoding).columns
+        )
     else:
         header = pq.read_schema(source).names
     if configured not in header:

@@ -14,10 +14,11 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
-from experiments.io import read_table, write_atomic, write_json
+from experiments.io import DEFAULT_TABLE, read_table, write_atomic, write_json
 from experiments.registry.refs import parse_model_ref, version_uri
 from experiments.registry.versions import resolve_version
 from experiments.tracking import setup_mlflow
+from features.schema import TableFormat
 from models.contract.pyfunc import CreditRiskModel
 from models.customers.improvement import known_categories, suggest_improvements
 from models.customers.report import build_customer_report, render_html
@@ -25,8 +26,10 @@ from serving.stores.audit import hash_customer_id
 from serving.stores.portfolio import customer_history, open_store
 
 
-def find_customer(source: Path, id_column: str, customer_id: str) -> pd.Series:
-    frame = read_table(source)
+def find_customer(
+    source: Path, id_column: str, customer_id: str, table: TableFormat = DEFAULT_TABLE
+) -> pd.Series:
+    frame = read_table(source, table)
     if id_column not in frame.columns:
         raise ValueError(f"{source}: id column {id_column!r} not found; pass --id-column")
     matches = frame[frame[id_column].astype(str) == customer_id]
@@ -85,7 +88,7 @@ def run(
     page's path. ``key`` is the keyed hash of the id that the audit trail uses, so one file per
     customer and no clear id is written, not even in a file name."""
     id_column, value = customer_id
-    customer = find_customer(source, id_column, value)
+    customer = find_customer(source, id_column, value, config.data.table_format)
     key = str(hash_customer_id(value, secret))
     history = customer_history(open_store(audit_url), key)
     report = build(config, model_ref, customer, history, project_dir) | {"customer_hash": key}

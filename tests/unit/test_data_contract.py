@@ -228,3 +228,14 @@ def test_validate_warns_naming_the_key(tmp_path: Path, project_config: ProjectCo
         "update or remove it"
     )
     assert len(warnings) == 4
+
+
+def test_customer_ids_are_read_with_the_declared_format(tmp_path: Path) -> None:
+    """Recording a scoring run and ``alerts --ids-from`` read ids as the data section says."""
+    from experiments.portfolio.runs import id_column_of, read_ids
+
+    path = write_csv(tmp_path / "f.csv", ["007,12,1000,niño,car,good"], ";", "cp1252")
+    table = TableFormat(delimiter=";", encoding="cp1252")
+
+    assert id_column_of(path, "customer_id", table) == "customer_id"
+    assert read_ids(path, "customer_id", table).tolist() == ["007"]
