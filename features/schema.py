@@ -7,6 +7,7 @@ or Parquet file plugs in by editing ``params.yaml`` only.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,42 @@ GENERATED_ID_COLUMN = "row_id"
 
 DEFAULT_NA_VALUES = ("",)
 """Text that means "missing" unless ``data.na_values`` says otherwise: the empty field only."""
+
+
+class ValueRange(BaseModel):
+    """The valid values of a number column (``data.ranges.<column>``), both ends included.
+
+    A value outside is impossible for the domain (a negative amount, an age of -1): refused
+    by validation, batch scoring (rejects), the service (422) and the registered model. A
+    value inside but beyond what training saw is plausible: it is scored and counted by
+    monitoring (``out_of_range_rate``), not refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _check_order(self) -> ValueRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high), infinite where open."""
+        low = -math.inf if self.min is None else self.min
+        return low, math.inf if self.max is None else self.max
+
+    @property
+    def words(self) -> str:
+        """``from 18 to 120``, ``at least 0``, ``at most 100``."""
+        if self.min is not None and self.max is not None:
+            return f"from {self.min:g} to {self.max:g}"
+        return f"at least {self.min:g}" if self.min is not None else f"at most {self.max:g}"
 
 
 class TableFormat(BaseModel):
@@ -63,6 +100,7 @@ class DatasetSchema(FrozenModel):
     delimiter: str = Field(default=",", min_length=1, max_length=1)  # CSV only
     encoding: str = "utf-8"  # CSV only
     na_values: tuple[str, ...] = DEFAULT_NA_VALUES  # text cells that mean "missing"
+    ranges: dict[str, ValueRange] = Field(default_factory=dict)  # valid values of numbers
 
     @field_validator("positive_label", "negative_label", mode="before")
     @classmethod
@@ -78,7 +116,6 @@ class DatasetSchema(FrozenModel):
     @field_validator("na_values")
     @classmethod
     def _check_na_values(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        import math
 
         for token in value:
             try:
@@ -124,6 +161,12 @@ class DatasetSchema(FrozenModel):
         for role, columns in self._role_columns().items():
             for column in columns:
                 roles.setdefault(column, []).append(role)
+        not_numbers = [c for c in self.ranges if c not in self.numeric]
+        if not_numbers:
+            raise ValueError(
+                f"data.ranges: {not_numbers} are not numeric columns (data.numeric); a range "
+                "bounds a number"
+            )
         clashes = {column: r for column, r in roles.items() if len(r) > 1}
         if clashes:
             detail = "; ".join(f"{c!r} is listed as {' and '.join(r)}" for c, r in clashes.items())

@@ -12,7 +12,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from features.schema import DatasetSchema
+from features.schema import DatasetSchema, ValueRange
 
 MAX_EXAMPLES = 5
 
@@ -127,6 +127,16 @@ def coerce_numeric(values: pd.Series, column: str) -> tuple[pd.Series, list[str]
     return parsed, []
 
 
+def check_range(values: pd.Series, column: str, valid: ValueRange | None) -> list[str]:
+    """Values outside the column's declared range (``data.ranges``), with their rows."""
+    if valid is None:
+        return []
+    outside = values[values.notna() & ~values.between(*valid.bounds)]
+    if not len(outside):
+        return []
+    return [f"column {column!r} must be {valid.words} (data.ranges); found {_examples(outside)}"]
+
+
 def check_ids(ids: pd.Series, column: str) -> list[str]:
     """Ids must be present and unique: they key scoring history and the audit trail."""
     problems = []
@@ -166,7 +176,7 @@ def validate_dataset(raw: pd.DataFrame, schema: DatasetSchema, source: str) -> p
         out[schema.id_name] = [f"{i + 1:07d}" for i in range(len(raw))]
     for column in schema.numeric:
         out[column], found = coerce_numeric(raw[column], column)
-        problems += found
+        problems += found or check_range(out[column], column, schema.ranges.get(column))
     for column in [*schema.categorical, *schema.excluded]:
         out[column] = raw[column].astype("string").astype(object).where(raw[column].notna(), None)
     if schema.date_column:

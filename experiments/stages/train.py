@@ -100,7 +100,11 @@ def run(
     )
     policy = fit_credit_model(calibrated, config.scorecard, X, y.to_numpy())
     policy = policy.model_copy(
-        update={"na_values": schema.na_values, "numeric_inputs": schema.numeric}
+        update={
+            "na_values": schema.na_values,
+            "numeric_inputs": schema.numeric,
+            "ranges": schema.ranges,
+        }
     )
     setup_mlflow(config.mlflow, project_dir)
     tags = git_state(project_dir) | {

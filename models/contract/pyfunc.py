@@ -31,7 +31,7 @@ from features.validation import mark_missing
 from models.calibration import CalibratedPipeline
 from models.explain.explanation import explain
 from models.families.registry import trusted_types
-from models.scoring.reason_codes import reason_codes
+from models.scoring.reason_codes import plain_value, reason_codes
 from models.scoring.scorecard import ScoringPolicy, score_customers
 
 PIPELINE_ARTIFACT = "pipeline"
@@ -65,21 +65,27 @@ def load_pipeline(path: Path) -> Model:
 
 
 def numbers_checked(rows: pd.DataFrame, policy: ScoringPolicy) -> pd.DataFrame:
-    """``rows`` with each number column (``policy.numeric_inputs``) as float64; text there is
-    refused with the column, row and value (the signature types these columns ``Any``)."""
+    """``rows`` with each number column (``policy.numeric_inputs``) as float64; text there, or
+    a number outside the column's valid range (``policy.ranges``), is refused with the column,
+    row and value (the signature types these columns ``Any``)."""
     parsed = {}
     for column in policy.numeric_inputs:
-        if column not in rows or pd.api.types.is_numeric_dtype(rows[column].dtype):
+        if column not in rows:
             continue
         values = pd.to_numeric(rows[column], errors="coerce").astype("float64")
+        valid = policy.ranges.get(column)
         bad = values.isna() & rows[column].notna()
+        if valid is not None:
+            bad |= values.notna() & ~values.between(*valid.bounds)
         if bad.any():
             first = int(np.flatnonzero(bad.to_numpy())[0])
+            expected = "a number" if valid is None else f"a number {valid.words}"
             raise ValueError(
-                f"column {column!r}: expected a number or a missing value, found "
-                f"{rows[column].iloc[first]!r} in row {first + 1}"
+                f"column {column!r}: expected {expected} or a missing value, found "
+                f"{plain_value(rows[column].iloc[first])!r} in row {first + 1}"
             )
-        parsed[column] = values
+        if not pd.api.types.is_numeric_dtype(rows[column].dtype):
+            parsed[column] = values
     return rows.assign(**parsed) if parsed else rows
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from features.schema import DEFAULT_NA_VALUES, FrozenModel
+from features.schema import DEFAULT_NA_VALUES, FrozenModel, ValueRange
 from models.scoring.grades import (
     GradeConfig,
     MasterScale,
@@ -109,7 +109,8 @@ class ScoringPolicy(FrozenModel):
     ``na_values``: the text that meant "missing" in the training data (``data.na_values``);
     every scoring path (pyfunc, service, batch) reads such text as a missing value.
     ``numeric_inputs``: the raw columns that hold numbers (``data.numeric``), checked by the
-    pyfunc model itself (its signature types them ``Any``, see ``experiments.tracking``).
+    pyfunc model itself (its signature types them ``Any``, see ``experiments.tracking``);
+    ``ranges``: their valid values (``data.ranges``), enforced by every scoring path.
     """
 
     scaling: ScoreScaling = ScoreScaling()
@@ -120,6 +121,7 @@ class ScoringPolicy(FrozenModel):
     strategies: StrategyTable = StrategyTable()
     na_values: tuple[str, ...] = DEFAULT_NA_VALUES
     numeric_inputs: tuple[str, ...] = ()
+    ranges: dict[str, ValueRange] = Field(default_factory=dict)
 
 
 class ScorecardConfig(FrozenModel):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from experiments.cli import app, register_commands
 from experiments.config import ConfigError, ProjectConfig, parse_config, stale_column_references
 from experiments.io import InputError, read_table
-from features.schema import TableFormat
+from features.schema import TableFormat, ValueRange
 from features.validation import DataValidationError, mark_missing, validate_dataset
 
 HEADER = "customer_id,duration_months,amount_dm,checking_status,purpose,outcome"
@@ -239,3 +239,52 @@ def test_customer_ids_are_read_with_the_declared_format(tmp_path: Path) -> None:
 
     assert id_column_of(path, "customer_id", table) == "customer_id"
     assert read_ids(path, "customer_id", table).tolist() == ["007"]
+
+
+def test_a_value_outside_its_declared_range_is_refused_with_its_rows(tmp_path: Path) -> None:
+    rows = [*ROWS[:2], "c3,-5,500,low,car,bad", "c4,0,700,low,car,good"]
+    path = write_csv(tmp_path / "f.csv", rows)
+    schema = parse_config(params(path, ranges={"duration_months": {"min": 1, "max": 480}})).data
+
+    with pytest.raises(DataValidationError) as caught:
+        validate_dataset(read_table(path, schema.table_format), schema, str(path))
+
+    assert caught.value.problems == [
+        "column 'duration_months' must be from 1 to 480 (data.ranges); found row 3: -5, row 4: 0"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        (
+            {"purpose": {"min": 0}},
+            "data.ranges: ['purpose'] are not numeric columns (data.numeric); a range bounds a "
+            "number",
+        ),
+        ({"amount_dm": {"min": 5, "max": 1}}, "min (5.0) is above max (1.0)"),
+        ({"amount_dm": {}}, "give min, max or both"),
+    ],
+    ids=["category", "reversed", "empty"],
+)
+def test_a_bad_range_is_refused(tmp_path: Path, ranges: dict, message: str) -> None:
+    assert message in config_error(params(tmp_path / "f.csv", ranges=ranges))
+
+
+def test_the_model_refuses_a_number_outside_its_range_naming_the_column() -> None:
+    from models.contract.pyfunc import numbers_checked
+    from models.scoring.scorecard import ScoringPolicy
+
+    policy = ScoringPolicy(
+        numeric_inputs=("age", "amount"), ranges={"age": ValueRange(min=18, max=120)}
+    )
+    fine = pd.DataFrame({"age": [30, None], "amount": ["1000", None]})
+
+    checked = numbers_checked(fine, policy)
+
+    assert checked["amount"].tolist()[0] == 1000.0
+    with pytest.raises(ValueError) as caught:
+        numbers_checked(pd.DataFrame({"age": [30, -1], "amount": [1.0, 2.0]}), policy)
+    assert str(caught.value) == (
+        "column 'age': expected a number from 18 to 120 or a missing value, found -1 in row 2"
+    )
