@@ -16,12 +16,12 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
-from experiments.io import read_table, write_atomic, write_json
+from experiments.io import InputError, read_table, write_atomic, write_json
 from experiments.registry.refs import parse_model_ref, version_uri
 from experiments.registry.versions import resolve_version
 from experiments.reports.html import template_environment
 from experiments.tracking import setup_mlflow
-from models.monitoring.drift import MonitoringResult, monitor
+from models.monitoring.drift import MonitoringResult, OutcomeLabelError, monitor
 
 
 def result_payload(result: MonitoringResult, meta: dict[str, Any]) -> dict[str, Any]:
@@ -74,15 +74,18 @@ def run(
     samples = {"reference": read_table(reference), "current": read_table(current)}
     features = config.data.features
     scores = {k: model.predict(v[features], params={"reason_codes": 0}) for k, v in samples.items()}
-    validation_auc = float(version.tags["test_roc_auc"]) if "test_roc_auc" in version.tags else None
-    result = monitor(
-        samples["reference"],
-        samples["current"],
-        config.data,
-        (scores["reference"], scores["current"]),
-        config.monitoring,
-        validation_auc,
-    )
+    test_auc = float(version.tags["test_roc_auc"]) if "test_roc_auc" in version.tags else None
+    try:
+        result = monitor(
+            samples["reference"],
+            samples["current"],
+            config.data,
+            (scores["reference"], scores["current"]),
+            config.monitoring,
+            test_auc,
+        )
+    except OutcomeLabelError as error:
+        raise InputError(f"{current}: {error}") from None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = result_payload(
         result,

@@ -3,8 +3,10 @@
 Compares a reference sample (training data or an earlier scoring run) with a current one:
 PSI of the score and of every feature (characteristic stability), tier distribution shift,
 missing-value and out-of-range rates and -- when outcomes are known -- realised default rate
-per tier and AUC / KS decay against the model's validation figures. Pure: the caller scores
-the samples and writes the report. Bands follow the usual PSI reading (see
+per tier and AUC / KS decay against the version's test AUC (measured when it was trained).
+Outcomes are read as the raw file holds them (``data.positive_label`` / ``negative_label``)
+or already encoded as 1 / 0 (the processed splits). Pure: the caller scores the samples and
+writes the report. Bands follow the usual PSI reading (see
 models.monitoring.stability).
 """
 
@@ -92,12 +94,41 @@ def data_quality(
     )
 
 
+class OutcomeLabelError(ValueError):
+    """The outcome column holds labels that are neither the configured ones nor 1 / 0."""
+
+
+def encode_outcomes(values: pd.Series, schema: DatasetSchema) -> pd.Series:
+    """1 (default) / 0 per row, ``<NA>`` where the outcome is not known yet.
+
+    A raw file holds ``schema.positive_label`` / ``negative_label`` (German Credit: ``bad`` /
+    ``good``); the processed splits hold 1 / 0. The configured labels are tried first, so a
+    dataset whose labels are 1 and 0 reads the same either way.
+    """
+    known = values.dropna()
+    text = known.astype(str)
+    positive, negative = str(schema.positive_label), str(schema.negative_label)
+    if text.isin([positive, negative]).all():
+        encoded = (text == positive).astype("int64")
+    else:
+        numbers = pd.to_numeric(known, errors="coerce")
+        if not numbers.isin([0, 1]).all():
+            labels = sorted(text.unique().tolist())[:10]
+            raise OutcomeLabelError(
+                f"outcome column {schema.target!r} holds {labels}; expected {positive!r} "
+                f"(default) and {negative!r} (no default), as data.positive_label and "
+                "data.negative_label say, or 1 and 0"
+            )
+        encoded = numbers.astype("int64")
+    return encoded.reindex(values.index).astype("Int64")
+
+
 def outcome_section(
-    y: np.ndarray, scores: pd.DataFrame, validation_auc: float | None, alpha: float = 0.05
+    y: np.ndarray, scores: pd.DataFrame, version_test_auc: float | None, alpha: float = 0.05
 ) -> dict[str, Any]:
-    """Discrimination and calibration on outcomes: AUC/KS, default rate per tier and the
-    validator's calibration tests (``models.evaluation.calibration_tests``) overall, per tier
-    and grade."""
+    """Discrimination and calibration on outcomes (``y``: 1 = default): AUC/KS, compared with
+    the version's test AUC; default rate per tier and the validator's calibration tests
+    (``models.evaluation.calibration_tests``) overall, per tier and grade."""
     pd_, tiers = scores["pd"].to_numpy(), scores["tier"].to_numpy()
     metrics = compute_metrics(y, pd_)
     frame = pd.DataFrame({"tier": tiers, "y": y})
@@ -107,10 +138,11 @@ def outcome_section(
         grades = scores["grade"].to_numpy()
         groups["grade"] = (grades, sorted(set(grades.tolist())))
     return {
+        "n_with_outcome": len(y),
         "roc_auc": metrics["roc_auc"],
         "ks": metrics["ks"],
-        "validation_roc_auc": validation_auc,
-        "auc_drop": None if validation_auc is None else validation_auc - metrics["roc_auc"],
+        "version_test_roc_auc": version_test_auc,
+        "auc_drop": None if version_test_auc is None else version_test_auc - metrics["roc_auc"],
         "default_rate_by_tier": {t: (None if pd.isna(v) else float(v)) for t, v in by_tier.items()},
         "calibration": calibration_summary(y, pd_, groups, alpha),
     }
@@ -165,8 +197,8 @@ def findings_for(result: MonitoringResult, config: MonitoringConfig) -> list[tup
     outcomes = result.outcomes or {}
     if outcomes.get("auc_drop") is not None:
         level = band(outcomes["auc_drop"], config.auc_drop_watch, config.auc_drop_act)
-        auc, reference = outcomes["roc_auc"], outcomes["validation_roc_auc"]
-        found.append((level, f"AUC {auc:.3f} vs validation {reference:.3f} ({level})"))
+        auc, reference = outcomes["roc_auc"], outcomes["version_test_roc_auc"]
+        found.append((level, f"AUC {auc:.3f} vs the version's test AUC {reference:.3f} ({level})"))
     if outcomes.get("calibration"):
         found += calibration_findings(outcomes["calibration"])
     return found
@@ -178,16 +210,21 @@ def monitor(
     schema: DatasetSchema,
     scores: tuple[pd.DataFrame, pd.DataFrame],
     config: MonitoringConfig,
-    validation_auc: float | None = None,
+    version_test_auc: float | None = None,
 ) -> MonitoringResult:
     """``scores``: (reference, current) frames of ``pd``, ``score``, ``tier`` row-aligned with
-    the samples. Outcomes are used when ``current`` has the target column."""
+    the samples. Outcomes are used when ``current`` has the target column with both outcomes
+    among the rows whose outcome is known (``encode_outcomes``; others are left out of them).
+    Raises ``OutcomeLabelError`` for labels that are neither the configured ones nor 1 / 0."""
     ref_scores, cur_scores = scores
     tiers, tier_psi = tier_shift(ref_scores["tier"], cur_scores["tier"])
     outcomes = None
-    if schema.target in current.columns and current[schema.target].nunique() == 2:
-        y = current[schema.target].to_numpy()
-        outcomes = outcome_section(y, cur_scores, validation_auc)
+    if schema.target in current.columns:
+        y = encode_outcomes(current[schema.target], schema)
+        known = y.notna().to_numpy()
+        if y[known].nunique() == 2:
+            matured = cur_scores.reset_index(drop=True)[known]
+            outcomes = outcome_section(y[known].to_numpy(dtype="int64"), matured, version_test_auc)
     result = MonitoringResult(
         score_psi=score_psi(ref_scores, cur_scores),
         features=feature_psi(

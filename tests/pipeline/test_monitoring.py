@@ -12,6 +12,7 @@ from registry_support import NewProject, register_fitted
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
+from experiments.config import ProjectConfig
 
 NAME = "monitor-credit"
 
@@ -26,6 +27,8 @@ def project(new_project: NewProject) -> Path:
 
 
 def monitor(root: Path, current: Path) -> tuple[int, str, dict]:
+    """`riskgrade monitor` of ``current`` against the training split: exit code, output and
+    the JSON report."""
     register_commands()
     out = root / f"out-{current.stem}"
     args = [
@@ -100,3 +103,44 @@ def test_more_defaults_than_predicted_fail_calibration_in_the_large(project: Pat
     assert code == 2, output
     assert payload["outcomes"]["calibration"]["calibration_in_the_large"]["rejected"]
     assert "[act] calibration in the large rejected" in output
+
+
+def test_raw_file_with_labelled_outcomes_is_monitored_like_the_encoded_split(
+    project: Path, repo_root: Path, project_config: ProjectConfig
+) -> None:
+    """The test customers as the raw file holds them (outcomes `bad` / `good`, the
+    dataset's data.positive_label / negative_label) give the same figures as the split."""
+    schema = project_config.data
+    rows = pd.read_parquet(project / "test.parquet")[schema.id_name].astype(int) - 1
+    raw = pd.read_csv(repo_root / schema.source).iloc[rows.to_numpy()]
+    assert set(raw[schema.target]) == {"bad", "good"}
+    path = project / "raw-test.csv"
+    raw.to_csv(path, index=False)
+
+    code, output, payload = monitor(project, path)
+    _, _, encoded = monitor(project, project / "test.parquet")
+
+    assert code == 0, output
+    assert payload["outcomes"]["roc_auc"] == encoded["outcomes"]["roc_auc"]
+    auc = payload["outcomes"]["roc_auc"]
+    level = "stable" if 0.79 - auc < 0.03 else "watch"
+    assert f"[{level}] AUC {auc:.3f} vs the version's test AUC 0.790 ({level})" in output
+    assert payload["outcomes"]["version_test_roc_auc"] == 0.79
+
+
+def test_outcomes_with_unknown_labels_are_one_line_error(project: Path) -> None:
+    current = pd.read_parquet(project / "test.parquet")
+    current["creditability"] = np.where(current["creditability"] == 1, "default", "paid")
+    path = project / "unknown-labels.parquet"
+    current.to_parquet(path)
+
+    code, output, payload = monitor(project, path)
+
+    assert code == 1, output
+    assert output == (
+        f"error: {path}: outcome column 'creditability' holds ['default', 'paid']; expected "
+        "'bad' (default) and 'good' (no default), as data.positive_label and "
+        "data.negative_label say, or 1 and 0\n"
+    )
+    assert payload == {}
+

@@ -15,7 +15,7 @@ def outcomes(scale: float) -> dict:
     grades = np.searchsorted([0.1, 0.2, 0.3], true_pd, side="right") + 1
     tiers = np.where(true_pd < 0.15, "low", np.where(true_pd < 0.3, "medium", "high"))
     scores = pd.DataFrame({"pd": true_pd * scale, "tier": tiers, "grade": grades})
-    return outcome_section(y, scores, validation_auc=None)
+    return outcome_section(y, scores, version_test_auc=None)
 
 
 def test_calibrated_pds_raise_no_calibration_finding() -> None:
