@@ -53,6 +53,15 @@ ParamsOption = Annotated[Path, typer.Option("--params", help="Project configurat
 ProjectOption = Annotated[
     Path, typer.Option("--project-dir", help="Project root: MLflow's default store lives here.")
 ]
+RegisteredOption = Annotated[
+    Path,
+    typer.Option(
+        "--registered",
+        help="registered.json of the register stage (DVC): an @challenger that names another "
+        "version is refused.",
+    ),
+]
+REGISTERED_RECORD = Path("data/artifacts/registered.json")  # the register stage's out (dvc.yaml)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from experiments.cli import ParamsOption, ProjectOption, app, load, run_stage
+from experiments.cli import (
+    REGISTERED_RECORD,
+    ParamsOption,
+    ProjectOption,
+    RegisteredOption,
+    app,
+    load,
+    run_stage,
+)
 
 
 @app.command()
@@ -25,6 +33,7 @@ def monitor(
     out_dir: Annotated[
         Path, typer.Option(help="Folder for monitoring.html and monitoring.json.")
     ] = Path("data/reports/monitoring"),
+    registered: RegisteredOption = REGISTERED_RECORD,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
@@ -37,7 +46,9 @@ def monitor(
 
     config = load(params)
     result = run_stage(
-        lambda: monitoring.run(config, model, reference, current, out_dir, project_dir)
+        lambda: monitoring.run(
+            config, model, (reference, current), out_dir, project_dir, registered
+        )
     )
     for level, message in result.findings:
         colour = {"stable": "green", "watch": "yellow", "act": "red"}[level]

@@ -1,4 +1,4 @@
-"""Registry commands: register, promote, history, rollback, reproduce."""
+"""Registry commands: register, sync-challenger, promote, history, rollback, reproduce."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from experiments.cli import ParamsOption, ProjectOption, app, fail, load, run_stage
+from experiments.cli import (
+    REGISTERED_RECORD,
+    ParamsOption,
+    ProjectOption,
+    RegisteredOption,
+    app,
+    fail,
+    load,
+    run_stage,
+)
 
 
 @app.command()
@@ -29,10 +38,35 @@ def register(
     )
 
 
+@app.command("sync-challenger")
+def sync_challenger(
+    registered: RegisteredOption = REGISTERED_RECORD,
+    params: ParamsOption = Path("params.yaml"),
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """Point `challenger` at the version registered.json names (after DVC restored it)."""
+    from mlflow.tracking import MlflowClient
+
+    from experiments.registry.record import sync_challenger as sync
+    from experiments.tracking import setup_mlflow
+
+    config = load(params)
+    run_stage(lambda: setup_mlflow(config.mlflow, project_dir))
+    name, previous, version = run_stage(lambda: sync(MlflowClient(), registered))
+    if previous == version:
+        typer.echo(f"@challenger of {name!r} already names version {version}, as {registered} says")
+    else:
+        was = f"version {previous}" if previous else "no version"
+        typer.echo(
+            f"@challenger of {name!r} now names version {version} (was {was}), as {registered} says"
+        )
+
+
 @app.command()
 def promote(
     version: Annotated[
-        str | None, typer.Option(help="Version number or alias to promote [default: challenger].")
+        str | None,
+        typer.Option(help="Version number or alias to promote.", show_default="challenger"),
     ] = None,
     force: Annotated[
         bool, typer.Option(help="Promote even if the gate refuses (needs --reason).")
@@ -43,6 +77,7 @@ def promote(
     split_dir: Annotated[
         Path, typer.Option(help="Folder with train/test.parquet to measure on.")
     ] = Path("data/processed/split"),
+    registered: RegisteredOption = REGISTERED_RECORD,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
@@ -58,7 +93,7 @@ def promote(
         fail('--force needs --reason "...": a forced promotion must say why')
     config = load(params)
     decision = run_stage(
-        lambda: promotion.run(config, version, force, reason, split_dir, project_dir)
+        lambda: promotion.run(config, version, force, reason, (split_dir, registered), project_dir)
     )
     if decision.action == "refused":
         failed = [c.describe() for c in decision.criteria if not c.passed]
@@ -98,6 +133,7 @@ def rollback(
 def reproduce(
     ref: Annotated[str, typer.Argument(help="<model name>/<version>, or a training run id.")],
     tolerance: Annotated[float, typer.Option(help="Allowed absolute metric difference.")] = 0.0,
+    registered: RegisteredOption = REGISTERED_RECORD,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
@@ -111,7 +147,9 @@ def reproduce(
     from experiments.registry import reproduce as reproduction
 
     config = load(params)
-    lineage, rebuilt = run_stage(lambda: reproduction.reproduce(config, ref, project_dir))
+    lineage, rebuilt = run_stage(
+        lambda: reproduction.reproduce(config, ref, project_dir, registered)
+    )
     table = Table(title=f"{ref}: commit {lineage.git_commit[:12]}, data md5 {lineage.data_md5}")
     for column in ("test metric", "recorded", "reproduced", "difference"):
         table.add_column(column)

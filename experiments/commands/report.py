@@ -7,18 +7,40 @@ from typing import Annotated
 
 import typer
 
-from experiments.cli import ParamsOption, ProjectOption, app, load, run_stage
+from experiments.cli import REGISTERED_RECORD, ParamsOption, ProjectOption, app, load, run_stage
+from experiments.config import ProjectConfig
+
+
+def pinned_version(config: ProjectConfig, ref: str, project_dir: Path) -> tuple[str, str]:
+    """``(model name, version number)`` of ``ref`` now; an ``@challenger`` that the register
+    stage's DVC record contradicts is refused."""
+    from mlflow.tracking import MlflowClient
+
+    from experiments.registry.record import resolve_checked
+    from experiments.registry.refs import parse_model_ref
+    from experiments.tracking import setup_mlflow
+
+    setup_mlflow(config.mlflow, project_dir)
+    name, wanted = parse_model_ref(ref)
+    version = resolve_checked(MlflowClient(), name, wanted, REGISTERED_RECORD)
+    return name, str(version.version)
 
 
 @app.command()
 def report(
     ref: Annotated[
         str | None,
-        typer.Argument(help="<model name>/<version or alias>, e.g. riskgrade-credit/3."),
+        typer.Argument(
+            help="<model name>/<version or alias>, e.g. riskgrade-credit/3.",
+            show_default="the version in --registered",
+        ),
     ] = None,
     registered: Annotated[
         Path | None,
-        typer.Option(help="registered.json of the register stage: report that version."),
+        typer.Option(
+            help="registered.json of the register stage: report that version.",
+            show_default="none: give REF",
+        ),
     ] = None,
     split_dir: Annotated[Path, typer.Option(help="Folder with train/valid/test.parquet.")] = Path(
         "data/processed/split"
@@ -48,10 +70,13 @@ def report(
     from experiments.stages.report import run as run_report
 
     config = load(params)
+    name, version = run_stage(
+        lambda: pinned_version(config, choose_ref(ref, registered), project_dir)
+    )
     numbers = run_stage(
         lambda: run_report(
             config,
-            choose_ref(ref, registered),
+            f"{name}/{version}",
             split_dir,
             data_report,
             (html, json_output),

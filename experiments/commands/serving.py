@@ -14,10 +14,23 @@ from typing import Annotated, Any
 
 import typer
 
-from experiments.cli import ParamsOption, ProjectOption, app, fail, load
+from experiments.cli import (
+    REGISTERED_RECORD,
+    ParamsOption,
+    ProjectOption,
+    RegisteredOption,
+    app,
+    fail,
+    load,
+)
 
 ModelVersionOption = Annotated[
-    str | None, typer.Option("--version", help="Model version [default: the alias's version].")
+    str | None,
+    typer.Option(
+        "--version",
+        help="Model version: a number, an alias (challenger) or <name>/<version>, <name>@<alias>.",
+        show_default="RISKGRADE_MODEL_ALIAS, champion",
+    ),
 ]
 
 
@@ -40,14 +53,39 @@ def service_settings(params: Path, project_dir: Path, **overrides: Any) -> Any:
         fail(f"service settings: {error}")
 
 
-def load_model(settings: Any, version: str | None) -> Any:
+def chosen_version(settings: Any, version: str | None, registered: Path) -> tuple[Any, str]:
+    """``(settings, version number)`` of ``--version`` (a number, an alias or a full
+    reference, ``experiments.registry.refs``) or, without it, of the service's alias. An
+    ``@challenger`` that the register stage's DVC record contradicts is refused."""
+    from mlflow.exceptions import MlflowException
+
+    from experiments.registry.record import resolve_checked
+    from experiments.registry.refs import parse_model_ref
+    from serving.scoring.model_store import ModelLoadError, registry_client, resolve_alias
+
+    try:
+        if version is None:
+            resolve_alias(settings)  # when there is no such alias, its message names ways out
+            name, ref = settings.model_name, settings.model_alias
+        else:
+            name, ref = parse_model_ref(version, settings.model_name)
+        if ref.isdigit():
+            return settings.model_copy(update={"model_name": name}), ref
+        settings = settings.model_copy(update={"model_name": name, "model_alias": ref})
+        resolved = resolve_checked(registry_client(settings), name, ref, registered)
+    except (ModelLoadError, ValueError, MlflowException) as error:
+        fail(str(getattr(error, "message", error)))
+    return settings, str(resolved.version)
+
+
+def load_model(settings: Any, version: str) -> Any:
     import mlflow
 
-    from serving.scoring.model_store import ModelLoadError, load_version, resolve_alias
+    from serving.scoring.model_store import ModelLoadError, load_version
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     try:
-        return load_version(settings, version or resolve_alias(settings))
+        return load_version(settings, version)
     except ModelLoadError as error:
         fail(str(error))
 
@@ -57,14 +95,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    registered: RegisteredOption = REGISTERED_RECORD,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
     """Run the scoring API (uvicorn) on the @champion version; settings from RISKGRADE_*."""
     import uvicorn
 
-    settings = service_settings(params, project_dir)
-    model = load_model(settings, None)  # fail here, with one clear message, not in each worker
+    settings, version = chosen_version(service_settings(params, project_dir), None, registered)
+    model = load_model(settings, version)  # fail here, with one clear message, not in each worker
     typer.echo(f"serving {model.name} v{model.version} on http://{host}:{port} ({workers}w)")
     del model
     uvicorn.run(
@@ -100,6 +139,7 @@ def score(
     record: Annotated[
         bool, typer.Option(help="Store the run and its alerts (needs an id column).")
     ] = True,
+    registered: RegisteredOption = REGISTERED_RECORD,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
@@ -114,9 +154,11 @@ def score(
 
     from serving.scoring.batch import BatchInputError, score_file
 
+    config = load(params)
     settings = service_settings(params, project_dir, lightgbm_threads=threads)
-    model = load_model(settings, version)
-    table = load(params).data.table_format  # the file's delimiter and encoding
+    settings, number = chosen_version(settings, version, registered)
+    model = load_model(settings, number)
+    table = config.data.table_format  # the file's delimiter and encoding
     rejects = rejects or output.with_suffix(".rejects.csv")
     started = time.perf_counter()
     with tqdm(unit="rows", unit_scale=True, desc=f"v{model.version}") as bar:
@@ -131,7 +173,7 @@ def score(
         f"scored {summary.scored} rows with {model.name} v{model.version} -> {output}; "
         f"rejected {summary.rejected} -> {rejects} ({rate:,.0f} rows/s)"
     )
-    column = id_column or load(params).data.id_column
+    column = id_column or config.data.id_column
     if record and column is not None:
         record_run(settings, params, (input, output), column, (model.name, str(model.version)))
     elif record:

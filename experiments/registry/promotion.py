@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from experiments.config import ProjectConfig
+from experiments.registry.record import resolve_checked
 from experiments.registry.refs import version_uri
 from experiments.registry.versions import (
     CHAMPION,
@@ -18,7 +19,6 @@ from experiments.registry.versions import (
     measure,
     promote,
     read_history,
-    resolve_version,
     rollback,
     version_by_alias,
 )
@@ -44,21 +44,24 @@ def run(
     version: str | None,
     force: bool,
     reason: str | None,
-    split_dir: Path,
+    paths: tuple[Path, Path],
     project_dir: Path,
 ) -> Decision:
+    """Measure and gate ``version`` (``None``: ``@challenger``, checked against the DVC record;
+    ``paths`` = (split folder, ``registered.json``)); print the comparison table."""
+    split_dir, record = paths
     setup_mlflow(config.mlflow, project_dir)
     client = MlflowClient()
     name = config.registry.model_name
-    candidate = resolve_version(client, name, version)
+    candidate = resolve_checked(client, name, version, record)
     train, test = load_split(split_dir, "train"), load_split(split_dir, "test")
     champion = version_by_alias(client, name, CHAMPION)
     alpha = config.promotion.calibration_alpha
     measured_candidate = measure(
-        version_uri(name, candidate.version), config.data, train, test, alpha
+        version_uri(name, candidate.version), config.data, train, test, alpha, split_dir
     )
     measured_champion = (
-        measure(version_uri(name, champion.version), config.data, train, test, alpha)
+        measure(version_uri(name, champion.version), config.data, train, test, alpha, split_dir)
         if champion is not None and str(champion.version) != str(candidate.version)
         else None
     )

@@ -22,8 +22,9 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig, load_config
 from experiments.io import file_digest
+from experiments.registry.record import resolve_checked
 from experiments.registry.refs import ModelRefError, parse_model_ref
-from experiments.registry.versions import RegistryError, resolve_version
+from experiments.registry.versions import RegistryError
 from experiments.tracking import setup_mlflow
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -39,16 +40,19 @@ class Lineage:
     recorded: dict[str, float]  # test metrics recorded on the run
 
 
-def read_lineage(client: MlflowClient, ref: str) -> Lineage:
-    """A registered version (``experiments.registry.refs`` grammar), or a training run id."""
+def read_lineage(
+    client: MlflowClient, ref: str, default_name: str | None = None, record: Path | None = None
+) -> Lineage:
+    """A registered version (``experiments.registry.refs`` grammar; ``@challenger`` checked
+    against the DVC ``record``), or a training run id."""
     if RUN_ID.match(ref):
         run_id = ref
     else:
         try:
-            name, wanted = parse_model_ref(ref)
+            name, wanted = parse_model_ref(ref, default_name)
         except ModelRefError as error:
             raise RegistryError(f"{error}, or a 32-character run id") from None
-        found = resolve_version(client, name, wanted).run_id
+        found = resolve_checked(client, name, wanted, record).run_id
         if not found:
             raise RegistryError(f"{ref}: the version has no source run; cannot rebuild it")
         run_id = found
@@ -110,11 +114,11 @@ def rebuild(lineage: Lineage, project_dir: Path, tree: Path) -> tuple[dict[str, 
 
 
 def reproduce(
-    config: ProjectConfig, ref: str, project_dir: Path
+    config: ProjectConfig, ref: str, project_dir: Path, record: Path | None = None
 ) -> tuple[Lineage, dict[str, float]]:
     """Rebuild and return the lineage and the reproduced test metrics (or raise)."""
     setup_mlflow(config.mlflow, project_dir)
-    lineage = read_lineage(MlflowClient(), ref)
+    lineage = read_lineage(MlflowClient(), ref, config.registry.model_name, record)
     with tempfile.TemporaryDirectory(prefix="riskgrade-reproduce-") as tmp:
         tree = Path(tmp) / "tree"
         try:

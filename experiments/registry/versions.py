@@ -23,6 +23,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from experiments.registry.signature import predict_checked
 from features.schema import DatasetSchema
 from models.evaluation.metrics import (
     calibration_table,
@@ -95,20 +96,34 @@ def resolve_version(client: MlflowClient, name: str, ref: str | None) -> ModelVe
         ) from None
 
 
+def split_file(split_dir: Path | None, part: str) -> str:
+    return f"the {part} split" if split_dir is None else str(split_dir / f"{part}.parquet")
+
+
 def measure(
     model_uri: str,
     schema: DatasetSchema,
     train: pd.DataFrame,
     test: pd.DataFrame,
     calibration_alpha: float = 0.05,
+    split_dir: Path | None = None,
 ) -> Measurements:
     """Gate inputs for one model on the given data: test AUC, KS, calibration (ECE and the
     validator's tests, per grade where the version has grades); score PSI train vs test
-    (``models.monitoring.stability.score_psi``) and the PSI that sampling noise alone reaches."""
+    (``models.monitoring.stability.score_psi``) and the PSI that sampling noise alone reaches.
+    A split that does not fit the version's signature is a ``SignatureError`` naming the
+    column and the file (in ``split_dir``)."""
     model = mlflow.pyfunc.load_model(model_uri)
     no_reasons = {"reason_codes": 0}  # the gate needs scores only
-    scored_test = model.predict(test[schema.features], params=no_reasons)
-    scored_train = model.predict(train[schema.features], params=no_reasons)
+    name, _, number = model_uri.removeprefix("models:/").rpartition("/")
+    version = f"version {number} of {name!r}"
+    scored_test, scored_train = (
+        predict_checked(model, frame[schema.features], (source, version), no_reasons)
+        for source, frame in (
+            (split_file(split_dir, "test"), test),
+            (split_file(split_dir, "train"), train),
+        )
+    )
     y = test[schema.target].to_numpy()
     metrics = compute_metrics(y, scored_test["pd"].to_numpy())
     calibration = expected_calibration_error(calibration_table(y, scored_test["pd"].to_numpy()))

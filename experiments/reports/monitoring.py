@@ -17,8 +17,9 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import InputError, read_table, write_atomic, write_json
+from experiments.registry.record import resolve_checked
 from experiments.registry.refs import parse_model_ref, version_uri
-from experiments.registry.versions import resolve_version
+from experiments.registry.signature import predict_checked
 from experiments.reports.html import template_environment
 from experiments.tracking import setup_mlflow
 from models.monitoring.drift import MonitoringResult, OutcomeLabelError, monitor
@@ -61,19 +62,26 @@ def render_html(payload: dict[str, Any]) -> str:
 def run(
     config: ProjectConfig,
     model_ref: str,
-    reference: Path,
-    current: Path,
+    samples_paths: tuple[Path, Path],
     out_dir: Path,
     project_dir: Path,
+    record: Path | None = None,
 ) -> MonitoringResult:
+    """Monitor ``samples_paths`` = (reference, current) with a version (``@challenger`` is
+    checked against the DVC ``record``); write and log the report."""
+    reference, current = samples_paths
     setup_mlflow(config.mlflow, project_dir)
     client = MlflowClient()
     name, ref = parse_model_ref(model_ref, config.registry.model_name)
-    version = resolve_version(client, name, ref)
+    version = resolve_checked(client, name, ref, record)
     model = mlflow.pyfunc.load_model(version_uri(name, version.version))
-    samples = {"reference": read_table(reference), "current": read_table(current)}
-    features = config.data.features
-    scores = {k: model.predict(v[features], params={"reason_codes": 0}) for k, v in samples.items()}
+    table = config.data.table_format  # raw files: the dataset's delimiter, encoding, NA text
+    samples = {"reference": read_table(reference, table), "current": read_table(current, table)}
+    features, label = config.data.features, f"version {version.version} of {name!r}"
+    scores = {
+        key: predict_checked(model, frame[features], (str(path), label), {"reason_codes": 0})
+        for (key, frame), path in zip(samples.items(), samples_paths, strict=True)
+    }
     test_auc = float(version.tags["test_roc_auc"]) if "test_roc_auc" in version.tags else None
     try:
         result = monitor(

@@ -144,3 +144,18 @@ def test_outcomes_with_unknown_labels_are_one_line_error(project: Path) -> None:
     )
     assert payload == {}
 
+
+def test_a_file_that_does_not_fit_the_model_is_one_line(project: Path) -> None:
+    """Numbers in a text column: MLflow's own error prints the frame and the whole schema."""
+    current = pd.read_parquet(project / "test.parquet")
+    current["housing"] = 1
+    path = project / "numbered-housing.parquet"
+    current.to_parquet(path)
+
+    code, output, _ = monitor(project, path)
+
+    assert (code, output) == (
+        1,
+        f"error: {path}: column 'housing' holds integer (int64), but version 1 of '{NAME}' "
+        "expects string (its MLflow signature)\n",
+    )

@@ -1,0 +1,75 @@
+"""``riskgrade score``: versions by number, alias or reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from serving_support import NAME, Registry
+from typer.testing import CliRunner
+
+from experiments.cli import app, register_commands
+
+
+@pytest.fixture
+def cli_env(registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """v1 champion, v2 challenger; the registry and an audit store in the environment."""
+    registry.set_champion("1")
+    MlflowClient(registry.uri).set_registered_model_alias(NAME, "challenger", "2")
+    monkeypatch.setenv("RISKGRADE_MODEL_NAME", NAME)
+    monkeypatch.setenv("RISKGRADE_TRACKING_URI", registry.uri)
+    monkeypatch.setenv("RISKGRADE_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
+    return tmp_path
+
+
+@pytest.fixture
+def customers(cli_env: Path, registry: Registry) -> Path:
+    """Ten test customers with an id column ``customer_id``."""
+    frame = registry.parts["test"][registry.features].head(10).reset_index(drop=True)
+    frame.insert(0, "customer_id", [f"C-{i}" for i in range(10)])
+    path = cli_env / "customers.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    register_commands()
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("challenger", "2"),
+        (f"{NAME}@challenger", "2"),
+        ("champion", "1"),
+        ("2", "2"),
+        (f"{NAME}/1", "1"),
+    ],
+)
+def test_version_is_a_number_an_alias_or_a_reference(
+    customers: Path, version: str, expected: str
+) -> None:
+    output = customers.parent / "scored.parquet"
+    code, out = run(
+        "score", "--input", str(customers), "--output", str(output), "--version", version,
+        "--no-record", "--no-reasons",
+    )  # fmt: skip
+    assert code == 0, out
+    assert f"scored 10 rows with {NAME} v{expected} -> {output}" in out
+    assert set(pd.read_parquet(output)["model_version"]) == {expected}
+
+
+def test_unknown_alias_is_one_line(customers: Path) -> None:
+    code, out = run(
+        "score", "--input", str(customers), "--output", str(customers.parent / "o.parquet"),
+        "--version", "staging",
+    )  # fmt: skip
+    assert (code, out) == (
+        1,
+        f"error: model '{NAME}' has no version or alias 'staging'; run `dvc repro` (register "
+        "stage) or check `riskgrade history`\n",
+    )
