@@ -133,22 +133,34 @@ def rollback(
 def reproduce(
     ref: Annotated[str, typer.Argument(help="<model name>/<version>, or a training run id.")],
     tolerance: Annotated[float, typer.Option(help="Allowed absolute metric difference.")] = 0.0,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option(
+            help="Rebuild a version trained from uncommitted changes anyway (from its commit, "
+            "which lacks them)."
+        ),
+    ] = False,
     registered: RegisteredOption = REGISTERED_RECORD,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
     """Rebuild a version from its recorded git commit and data hash; compare test metrics.
 
-    Exits 1 when a metric differs by more than --tolerance (default: must be identical).
+    What makes a rebuild hopeless is checked first: uncommitted changes at training time, a
+    missing commit, data that was never committed. Progress goes to stderr. Exits 1 when a
+    metric differs by more than --tolerance (default: must be identical).
     """
     from rich.console import Console
     from rich.table import Table
 
     from experiments.registry import reproduce as reproduction
 
+    def progress(line: str) -> None:
+        typer.echo(f"reproduce: {line}", err=True)
+
     config = load(params)
     lineage, rebuilt = run_stage(
-        lambda: reproduction.reproduce(config, ref, project_dir, registered)
+        lambda: reproduction.reproduce(config, ref, project_dir, registered, allow_dirty, progress)
     )
     table = Table(title=f"{ref}: commit {lineage.git_commit[:12]}, data md5 {lineage.data_md5}")
     for column in ("test metric", "recorded", "reproduced", "difference"):
@@ -160,7 +172,11 @@ def reproduce(
         table.add_row(name, f"{recorded:.6f}", f"{value:.6f}", f"{value - recorded:+.2e}")
     Console().print(table)
     if lineage.git_dirty == "true":
-        typer.secho("warning: the run was trained from uncommitted changes", fg=typer.colors.YELLOW)
+        typer.secho(
+            "warning: the run was trained from uncommitted changes; its commit was rebuilt",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     if worst > tolerance:
         fail(f"metrics differ by up to {worst:.3g} (tolerance {tolerance})")
     typer.echo("reproduced: every recorded test metric matches")

@@ -4,20 +4,28 @@ Reads the git commit and DVC data hash recorded on the version, checks the commi
 temporary git work tree, runs the whole DVC pipeline there with that commit's code (its
 packages first on ``PYTHONPATH``) against a throw-away MLflow store, and compares the test
 metrics with the recorded ones. Identical code + data give identical metrics.
+
+What can be known before rebuilding is checked first (``preflight``), because a rebuild takes
+minutes: a version trained from uncommitted changes (``git_dirty``), a commit this repository
+does not have, and a data file committed at that commit with another hash than the version's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import yaml
 from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig, load_config
@@ -28,6 +36,8 @@ from experiments.registry.versions import RegistryError
 from experiments.tracking import setup_mlflow
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+STAGE_STARTED = re.compile(r"^Running stage '([^']+)'")  # what `dvc repro` prints per stage
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,79 @@ def run_command(args: list[str], cwd: Path, env: dict[str, str] | None = None) -
     return result.stdout
 
 
-def rebuild(lineage: Lineage, project_dir: Path, tree: Path) -> tuple[dict[str, float], str]:
+def run_streamed(args: list[str], cwd: Path, env: dict[str, str], on_line: Progress) -> None:
+    """Run ``args``, passing each line of its output (stdout and stderr) to ``on_line``."""
+    lines: list[str] = []
+    with subprocess.Popen(
+        args, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            on_line(line.rstrip("\n"))
+    if process.returncode != 0:
+        tail = "".join(lines)[-4000:]
+        raise RegistryError(f"`{' '.join(args)}` failed in {cwd}:\n{tail}")
+
+
+def stage_progress(report: Progress) -> Progress:
+    """An ``on_line`` for `dvc repro` that reports each stage as it starts, with the time
+    since the rebuild began (a whole rebuild takes minutes)."""
+    started = time.monotonic()
+
+    def on_line(line: str) -> None:
+        found = STAGE_STARTED.match(line)
+        if found:
+            elapsed = int(time.monotonic() - started)
+            report(f"[{elapsed // 60}:{elapsed % 60:02d}] running stage {found.group(1)!r}")
+
+    return on_line
+
+
+def committed_file(project_dir: Path, commit: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at ``commit``; ``None`` when git does not hold it there."""
+    result = subprocess.run(
+        ["git", "show", f"{commit}:{path}"], cwd=project_dir, capture_output=True, check=False
+    )
+    return result.stdout if result.returncode == 0 else None
+
+
+def preflight(lineage: Lineage, ref: str, project_dir: Path, allow_dirty: bool) -> None:
+    """Refuse, before rebuilding anything, what a rebuild cannot reproduce."""
+    commit = lineage.git_commit[:12]
+    if lineage.git_dirty == "true" and not allow_dirty:
+        raise RegistryError(
+            f"{ref} was trained from uncommitted changes (tag git_dirty=true on run "
+            f"{lineage.run_id[:12]}): commit {commit} does not hold the code it ran, so a "
+            "rebuild cannot reproduce it; pass --allow-dirty to rebuild that commit anyway"
+        )
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{lineage.git_commit}^{{commit}}"],
+        cwd=project_dir,
+        capture_output=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        raise RegistryError(
+            f"commit {commit} of {ref} is not in the git repository at {project_dir}: fetch it "
+            "(`git fetch --all`) and try again"
+        )
+    params = committed_file(project_dir, lineage.git_commit, "params.yaml")
+    source = (yaml.safe_load(params or b"") or {}).get("data", {}).get("source")
+    data = committed_file(project_dir, lineage.git_commit, str(source)) if source else None
+    if data is not None and hashlib.md5(data).hexdigest() != lineage.data_md5:
+        raise RegistryError(
+            f"{ref} was trained on data with md5 {lineage.data_md5}, but commit {commit} holds "
+            f"{source} with md5 {hashlib.md5(data).hexdigest()}: the data it was trained on was "
+            "never committed, so a rebuild cannot reproduce it"
+        )
+
+
+def rebuild(
+    lineage: Lineage, project_dir: Path, tree: Path, progress: Progress
+) -> tuple[dict[str, float], str]:
     """Run the pipeline of ``lineage.git_commit`` in ``tree``; return test metrics and data md5."""
+    progress(f"checking out commit {lineage.git_commit[:12]} into a temporary work tree")
     run_command(["git", "worktree", "add", "--detach", str(tree), lineage.git_commit], project_dir)
     # Share the project's DVC cache, so data versions already fetched need no download.
     run_command(
@@ -104,7 +185,8 @@ def rebuild(lineage: Lineage, project_dir: Path, tree: Path) -> tuple[dict[str, 
         "PYTHONPATH": str(tree),  # the commit's own packages, ahead of the installed ones
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     }
-    run_command([sys.executable, "-m", "dvc", "repro", "--no-run-cache"], tree, env)
+    repro = [sys.executable, "-m", "dvc", "repro", "--no-run-cache"]
+    run_streamed(repro, tree, env, stage_progress(progress))
     config = load_config(tree / "params.yaml")
     raw = tree / "data/raw" / f"{config.data.name}.{config.data.format}"
     metrics = json.loads(
@@ -114,15 +196,22 @@ def rebuild(lineage: Lineage, project_dir: Path, tree: Path) -> tuple[dict[str, 
 
 
 def reproduce(
-    config: ProjectConfig, ref: str, project_dir: Path, record: Path | None = None
+    config: ProjectConfig,
+    ref: str,
+    project_dir: Path,
+    record: Path | None = None,
+    allow_dirty: bool = False,
+    progress: Progress = lambda line: None,
 ) -> tuple[Lineage, dict[str, float]]:
-    """Rebuild and return the lineage and the reproduced test metrics (or raise)."""
+    """Check, rebuild and return the lineage and the reproduced test metrics (or raise).
+    ``progress`` gets a line per step of the rebuild."""
     setup_mlflow(config.mlflow, project_dir)
     lineage = read_lineage(MlflowClient(), ref, config.registry.model_name, record)
+    preflight(lineage, ref, project_dir, allow_dirty)
     with tempfile.TemporaryDirectory(prefix="riskgrade-reproduce-") as tmp:
         tree = Path(tmp) / "tree"
         try:
-            reproduced, data_md5 = rebuild(lineage, project_dir, tree)
+            reproduced, data_md5 = rebuild(lineage, project_dir, tree, progress)
         finally:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(tree)],

@@ -85,6 +85,9 @@ def test_pipeline_is_clean_and_a_registered_version_reproduces_exactly(
     assert_succeeded(reproduced)
     assert "reproduced: every recorded test metric matches" in reproduced.stdout
     assert "roc_auc" in reproduced.stdout
+    progress = reproduced.stderr.splitlines()
+    assert any(line.startswith("reproduce: checking out commit ") for line in progress)
+    assert any(line.endswith(f"running stage 'train@{FAMILIES[0]}'") for line in progress)
 
 
 def test_registry_holds_the_challenger_with_lineage_and_contract(
