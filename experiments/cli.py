@@ -8,8 +8,11 @@ that wait passively instead of spinning).
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
+import re
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,3 +120,32 @@ def register_commands() -> None:
     """Import the command modules; each adds its commands to ``app`` with ``@app.command``."""
     for module in COMMAND_MODULES:
         importlib.import_module(module)
+    for command in app.registered_commands:
+        if command.callback is not None:
+            show_every_default(command.callback)
+
+
+DEFAULT_NOTE = re.compile(r"\s*[\[(]default: ([^\])]+)[\])]")
+
+
+def show_every_default(command: Callable[..., Any]) -> None:
+    """Make ``--help`` show the default of each option and argument of ``command``.
+
+    typer shows none for a default of ``None``, and its rich markup swallows a "[default: …]"
+    written into the help text. Such a note becomes the shown default; any other ``None``
+    default is shown as "none" (a command gives ``show_default="…"`` to say more).
+    """
+    hints = typing.get_type_hints(command, include_extras=True)
+    # Annotations are text (``from __future__ import annotations``): every evaluation makes new
+    # OptionInfo objects, so keep the evaluated ones, which typer then reads.
+    command.__annotations__.update(hints)
+    for name, parameter in inspect.signature(command).parameters.items():
+        for info in getattr(hints.get(name), "__metadata__", ()):
+            if not isinstance(info, typer.models.ParameterInfo):
+                continue
+            if parameter.default is not None or info.show_default is not True:
+                continue
+            note = DEFAULT_NOTE.search(info.help or "")
+            if note is not None:
+                info.help = DEFAULT_NOTE.sub("", info.help or "").rstrip(" .") + "."
+            info.show_default = note.group(1).strip() if note else "none"

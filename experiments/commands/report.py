@@ -10,6 +10,8 @@ import typer
 from experiments.cli import REGISTERED_RECORD, ParamsOption, ProjectOption, app, load, run_stage
 from experiments.config import ProjectConfig
 
+BY_VERSION = Path("data/reports/versions")  # hand runs; the DVC stage's outs are in dvc.yaml
+
 
 def pinned_version(config: ProjectConfig, ref: str, project_dir: Path) -> tuple[str, str]:
     """``(model name, version number)`` of ``ref`` now; an ``@challenger`` that the register
@@ -48,12 +50,22 @@ def report(
     data_report: Annotated[
         Path, typer.Option(help="Data summary of the validate stage (JSON).")
     ] = Path("data/reports/validation.json"),
-    html: Annotated[Path, typer.Option(help="Where the HTML report goes.")] = Path(
-        "data/reports/validation_report.html"
-    ),
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the HTML report goes. The DVC stage passes its own path (dvc.yaml); "
+            "a hand run writes beside the version's other reports.",
+            show_default=f"{BY_VERSION}/<name>/v<version>/validation_report.html",
+        ),
+    ] = None,
     json_output: Annotated[
-        Path, typer.Option("--json", help="Where the same numbers go as JSON.")
-    ] = Path("data/reports/validation_report.json"),
+        Path | None,
+        typer.Option(
+            "--json",
+            help="Where the same numbers go as JSON.",
+            show_default=f"{BY_VERSION}/<name>/v<version>/validation_report.json",
+        ),
+    ] = None,
     examples: Annotated[
         int, typer.Option(min=1, max=100, help="Riskiest test customers shown with reasons.")
     ] = 5,
@@ -64,7 +76,8 @@ def report(
 
     Data summary, params, metrics on train/valid/test, ROC, KS, calibration, gains, score
     distribution, tiers, PSI, SHAP, example reason codes, comparison with the champion and
-    the promotion-gate verdict. The version gets the tag `validation_report`.
+    the promotion-gate verdict. The version gets the tag `validation_report`. A hand run
+    never overwrites the DVC stage's outputs unless given their paths.
     """
     from experiments.reports.validation import choose_ref
     from experiments.stages.report import run as run_report
@@ -73,6 +86,9 @@ def report(
     name, version = run_stage(
         lambda: pinned_version(config, choose_ref(ref, registered), project_dir)
     )
+    folder = BY_VERSION / name / f"v{version}"
+    html = html or folder / "validation_report.html"
+    json_output = json_output or folder / "validation_report.json"
     numbers = run_stage(
         lambda: run_report(
             config,

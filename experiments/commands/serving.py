@@ -23,6 +23,7 @@ from experiments.cli import (
     fail,
     load,
 )
+from features.schema import TableFormat
 
 ModelVersionOption = Annotated[
     str | None,
@@ -155,6 +156,10 @@ def score(
     from serving.scoring.batch import BatchInputError, score_file
 
     config = load(params)
+    column = id_column or config.data.id_column
+    if record and column is not None:
+        given_by = "--id-column" if id_column else "data.id_column"
+        check_id_column(input, column, given_by, config.data.table_format)
     settings = service_settings(params, project_dir, lightgbm_threads=threads)
     settings, number = chosen_version(settings, version, registered)
     model = load_model(settings, number)
@@ -173,11 +178,26 @@ def score(
         f"scored {summary.scored} rows with {model.name} v{model.version} -> {output}; "
         f"rejected {summary.rejected} -> {rejects} ({rate:,.0f} rows/s)"
     )
-    column = id_column or config.data.id_column
     if record and column is not None:
         record_run(settings, params, (input, output), column, (model.name, str(model.version)))
     elif record:
         typer.echo("run not stored: no customer id column (pass --id-column)")
+
+
+def check_id_column(source: Path, column: str, given_by: str, table: TableFormat) -> None:
+    """Refuse, before scoring, an id column the file does not have (the run is keyed by it).
+    ``table``: how the file is read (``data.delimiter`` / ``encoding``)."""
+    from experiments.portfolio.runs import id_column_of
+
+    if not source.is_file():
+        fail(f"{source}: file not found")
+    try:
+        id_column_of(source, column, table)
+    except (ValueError, OSError) as error:
+        fail(
+            f"{error} ({given_by}); pass the file's id column with --id-column, or --no-record "
+            "to score without storing the run"
+        )
 
 
 def record_run(

@@ -48,7 +48,7 @@ def run(
     project_dir: Path,
 ) -> Decision:
     """Measure and gate ``version`` (``None``: ``@challenger``, checked against the DVC record;
-    ``paths`` = (split folder, ``registered.json``)); print the comparison table."""
+    ``paths`` = (split folder, ``registered.json``)); print the comparison table on stdout."""
     split_dir, record = paths
     setup_mlflow(config.mlflow, project_dir)
     client = MlflowClient()
@@ -73,7 +73,7 @@ def run(
         config.promotion,
         reason if force else None,
     )
-    Console(stderr=True).print(comparison_table(decision))
+    Console().print(comparison_table(decision))
     return decision
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,16 +215,20 @@ def score_file(
 
 
 class atomic:  # noqa: N801 - used like contextlib helpers
-    """Context manager: a temporary path beside ``target``, moved into place on success."""
+    """Context manager: a temporary path beside ``target``, moved into place on success.
+
+    The file is created with mode 0o666 less the umask, as ``open`` would create the target
+    (``tempfile.mkstemp`` makes it 0o600, which would hide the output from the group), and
+    the umask is never changed to read it (a thread could create a file meanwhile).
+    """
 
     def __init__(self, target: Path) -> None:
         self.target = target
 
     def __enter__(self) -> Path:
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.target.parent, prefix=f".{self.target.name}.")
-        os.close(fd)
-        self.tmp = Path(name)
+        self.tmp = self.target.parent / f".{self.target.name}.{secrets.token_hex(8)}.tmp"
+        os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         return self.tmp
 
     def __exit__(self, kind: object, *_: object) -> None:

@@ -149,3 +149,20 @@ def test_a_split_that_does_not_fit_the_signature_is_one_line(diverged: Path) -> 
         f"error: {split / 'test.parquet'}: column 'purpose' holds integer (int64), but version 1 "
         f"of '{NAME}' expects string (its MLflow signature)\n",
     )
+
+
+def test_promotion_table_goes_to_stdout_and_errors_to_stderr(diverged: Path) -> None:
+    client = MlflowClient()
+    if "champion" in client.get_registered_model(NAME).aliases:
+        client.delete_registered_model_alias(NAME, "champion")
+    register_commands()
+    common = ["--split-dir", ".", "--params", "params.yaml", "--project-dir", "."]
+    refused = CliRunner().invoke(app, ["promote", "--version", "2", *common])
+    assert refused.exit_code == 1
+    assert f"{NAME}: v2 vs champion (none)" in refused.stdout
+    assert refused.stderr.startswith("error: promotion of version 2 refused:\n  roc_auc floor")
+    promoted = CliRunner().invoke(app, ["promote", "--version", "1", *common])
+    assert promoted.exit_code == 0, promoted.output
+    assert f"{NAME}: v1 vs champion (none)" in promoted.stdout
+    assert promoted.stdout.endswith("version 1 is now @champion (promoted)\n")
+    assert promoted.stderr == ""

@@ -1,7 +1,11 @@
-"""``riskgrade score``: versions by number, alias or reference."""
+"""``riskgrade score``: versions by alias, the id column checked before scoring, and output
+files that follow the umask."""
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +36,13 @@ def customers(cli_env: Path, registry: Registry) -> Path:
     path = cli_env / "customers.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -73,3 +84,34 @@ def test_unknown_alias_is_one_line(customers: Path) -> None:
         f"error: model '{NAME}' has no version or alias 'staging'; run `dvc repro` (register "
         "stage) or check `riskgrade history`\n",
     )
+
+
+def test_id_column_missing_from_the_file_is_refused_before_scoring(customers: Path) -> None:
+    output = customers.parent / "scored.parquet"
+    code, out = run(
+        "score", "--input", str(customers), "--output", str(output), "--id-column", "client_no"
+    )
+    assert (code, out) == (
+        1,
+        f"error: {customers}: id column 'client_no' not found (columns: ['customer_id', "
+        "'duration_in_month', 'credit_amount', "
+        "'installment_rate_in_percentage_of_disposable_income', 'present_residence_since', "
+        "'age_in_years', 'number_of_existing_credits_at_this_bank', "
+        "'number_of_people_being_liable_to_provide_maintenance_for', "
+        "'status_of_existing_checking_account', 'credit_history']) (--id-column); pass the "
+        "file's id column with --id-column, or --no-record to score without storing the run\n",
+    )
+    assert not output.exists()
+    assert not list(customers.parent.glob("*.rejects.csv"))
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)], indirect=["umask"])
+def test_outputs_follow_the_umask(customers: Path, umask: int, mode: int) -> None:
+    output = customers.parent / "out" / "scored.parquet"
+    code, out = run(
+        "score", "--input", str(customers), "--output", str(output), "--id-column",
+        "customer_id", "--no-reasons",
+    )  # fmt: skip
+    assert code == 0, out
+    for path in (output, output.with_suffix(".rejects.csv")):
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
