@@ -76,9 +76,19 @@ def build_calibrated_model(
 
 
 def fit_credit_model(
-    model: CalibratedPipeline, scorecard: ScorecardConfig, X: pd.DataFrame, y: np.ndarray
+    model: CalibratedPipeline,
+    scorecard: ScorecardConfig,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    schema: DatasetSchema | None = None,
 ) -> ScoringPolicy:
     """Fit ``model`` on the training rows and return the scoring policy fitted with it:
-    grades and ``auto`` tiers on the out-of-fold calibrated PDs of the same rows."""
+    grades and ``auto`` tiers on the out-of-fold calibrated PDs of the same rows; with the
+    dataset's ``schema``, also its input contract (missing-value text, number columns and
+    their valid ranges), which every scoring path of the version applies."""
     book_pd = model.fit_out_of_fold(X, y)
-    return fit_scoring_policy(scorecard, book_pd, model.calibration_map.describe())
+    policy = fit_scoring_policy(scorecard, book_pd, model.calibration_map.describe())
+    if schema is None:
+        return policy
+    contract = {"na_values": schema.na_values, "numeric_inputs": schema.numeric}
+    return policy.model_copy(update=contract | {"ranges": schema.ranges})

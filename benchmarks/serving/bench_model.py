@@ -47,7 +47,7 @@ def register_champion(tmp: Path, name: str) -> str:
         schema, config.features, config.models.lightgbm, config.calibration, config.seed
     )
     X, y = train[schema.features], train[schema.target].to_numpy()
-    policy = fit_credit_model(model, config.scorecard, X, y)
+    policy = fit_credit_model(model, config.scorecard, X, y, schema)
     with mlflow.start_run():
         info = log_credit_risk_model(model, policy, X)
     version = mlflow.register_model(info.model_uri, name, tags={"model_family": "lightgbm"})

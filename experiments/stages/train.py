@@ -98,14 +98,7 @@ def run(
         config.seed,
         config.runtime.n_jobs,
     )
-    policy = fit_credit_model(calibrated, config.scorecard, X, y.to_numpy())
-    policy = policy.model_copy(
-        update={
-            "na_values": schema.na_values,
-            "numeric_inputs": schema.numeric,
-            "ranges": schema.ranges,
-        }
-    )
+    policy = fit_credit_model(calibrated, config.scorecard, X, y.to_numpy(), schema)
     setup_mlflow(config.mlflow, project_dir)
     tags = git_state(project_dir) | {
         "dataset_name": schema.name,

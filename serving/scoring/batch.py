@@ -4,9 +4,9 @@ Memory stays bounded: the input is read in chunks (pyarrow record batches for Pa
 pandas chunks for CSV) and the output written chunk by chunk with a Parquet writer into a
 temporary file that is moved into place only when every chunk has succeeded. Each row gets
 the service's outputs (``pd``, ``score``, ``tier``, ``reasons`` as JSON, ``unseen_categories``).
-A row that the service would refuse (missing required value, text in a number column, a
-fractional integer, ...) is written to the rejects CSV with its row number and reason, never
-dropped silently.
+A row that the service would refuse (text in a number column, a number outside its valid
+range, a missing value where an old version requires one, ...) is written to the rejects CSV
+with its row number and reason, never dropped silently.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.schema import TableFormat
+from features.schema import TableFormat, ValueRange
 from features.validation import mark_missing
 from models.scoring.scorecard import assign_tier, pd_to_score
 from serving.scoring.predictor import (
@@ -88,8 +88,11 @@ def iter_chunks(path: Path, chunk_rows: int, table: TableFormat) -> Iterator[pd.
         raise BatchInputError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
-def column_problems(values: pd.Series, column: InputColumn) -> tuple[pd.Series, pd.Series]:
-    """(parsed values, problem text per row or "") for one column, as the service checks."""
+def column_problems(
+    values: pd.Series, column: InputColumn, valid: ValueRange | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """(parsed values, problem text per row or "") for one column, as the service checks;
+    ``valid``: the number column's valid range (``data.ranges``, stored with the version)."""
     missing = values.isna()
     problems = pd.Series("", index=values.index, dtype=object)
     if column.type in ("long", "integer", "double", "float"):
@@ -99,6 +102,9 @@ def column_problems(values: pd.Series, column: InputColumn) -> tuple[pd.Series, 
         if column.type in ("long", "integer"):
             bad |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() > INT64_MAX))
         problems[bad] = f"{column.name}: expected {column.expected}"
+        if valid is not None:
+            outside = numbers.notna() & ~bad & ~numbers.between(*valid.bounds)
+            problems[outside] = f"{column.name}: expected a number {valid.words} (data.ranges)"
         parsed: pd.Series = numbers
     else:
         parsed = values.astype(object).where(~missing, None)
@@ -117,7 +123,8 @@ def check_chunk(model: LoadedModel, frame: pd.DataFrame) -> tuple[dict[str, Any]
     parsed: dict[str, Any] = {}
     found: list[pd.Series] = []
     for column in model.columns:
-        parsed[column.name], problems = column_problems(frame[column.name], column)
+        valid = model.policy.ranges.get(column.name)
+        parsed[column.name], problems = column_problems(frame[column.name], column, valid)
         found.append(problems)
     table = pd.concat(found, axis=1)
     problems = pd.Series("", index=frame.index, dtype=object)

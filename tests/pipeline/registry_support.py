@@ -72,7 +72,8 @@ def register_fitted(
         schema, config.features, model_config, config.calibration, config.seed
     )
     outcome = train[schema.target] if y is None else y
-    policy = fit_credit_model(model, config.scorecard, train[schema.features], outcome.to_numpy())
+    X = train[schema.features]
+    policy = fit_credit_model(model, config.scorecard, X, outcome.to_numpy(), schema)
     with mlflow.start_run():
         info = log_credit_risk_model(model, policy, train[schema.features])
     version = str(mlflow.register_model(info.model_uri, name, tags=tags).version)

@@ -81,14 +81,7 @@ def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Fit
         registry_config.seed,
     )  # fmt: skip
     X, y = train[schema.features], train[schema.target].to_numpy()
-    policy = fit_credit_model(model, registry_config.scorecard, X, y)
-    # as the train stage does: the version carries the text that meant "missing"
-    inputs = {
-        "na_values": schema.na_values,
-        "numeric_inputs": schema.numeric,
-        "ranges": schema.ranges,
-    }
-    return Fitted(model, policy.model_copy(update=inputs))
+    return Fitted(model, fit_credit_model(model, registry_config.scorecard, X, y, schema))
 
 
 def build_registry(

@@ -118,3 +118,28 @@ def test_a_chunk_with_only_rejects_still_writes_the_rest(cli_env: Path, registry
     assert code == 0, out
     assert pd.read_parquet(output)["row_number"].tolist() == [3]
     assert pd.read_csv(output.with_suffix(".rejects.csv"))["row_number"].tolist() == [1, 2]
+
+
+def test_numbers_outside_their_valid_range_are_rejected_naming_it(
+    cli_env: Path, registry: Registry
+) -> None:
+    """German Credit's params.yaml declares data.ranges; the version carries them."""
+    frame = registry.parts["test"][registry.features].head(3).reset_index(drop=True)
+    frame = frame.astype({"age_in_years": "float64", "credit_amount": "float64"})
+    frame.loc[0, "age_in_years"] = -1
+    frame.loc[1, "credit_amount"] = 0
+    source, output = cli_env / "ranges.csv", cli_env / "ranges.parquet"
+    frame.to_csv(source, index=False)
+
+    code, out = run("score", "--input", str(source), "--output", str(output), "--no-record")
+
+    assert code == 0, out
+    rejects = pd.read_csv(output.with_suffix(".rejects.csv"))
+    assert rejects.to_dict("list") == {
+        "row_number": [1, 2],
+        "reason": [
+            "age_in_years: expected a number from 18 to 120 (data.ranges)",
+            "credit_amount: expected a number at least 1 (data.ranges)",
+        ],
+    }
+    assert pd.read_parquet(output)["row_number"].tolist() == [3]
