@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "experiments.commands.report",
     "experiments.commands.serving",
     "experiments.commands.portfolio",
+    "experiments.commands.onboarding",
 )
 
 app = typer.Typer(
