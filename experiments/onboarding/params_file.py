@@ -23,8 +23,8 @@ from experiments.onboarding.options import InitOptions
 from experiments.onboarding.profile import DataProfile, profile_table
 from experiments.onboarding.reading import read_raw_table
 
-PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
+PLAIN = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_\-./]*$")  # no character YAML gives a meaning
+YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off"}  # YAML 1.1 booleans
 MAX_ALIGNED = 48  # comments line up after the longest line up to this long
 
 
@@ -39,7 +39,8 @@ class SourceFile:
 
 def yaml_text(value: str, always_quote: bool = False) -> str:
     """``value`` as a YAML scalar that reads back as this exact text."""
-    if not always_quote and PLAIN.match(value) and value.lower() not in YAML_WORDS:
+    plain = PLAIN.match(value) and value.lower() not in YAML_WORDS
+    if not always_quote and plain and yaml.safe_load(value) == value:  # not a number, date, null
         return value
     return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
 
@@ -57,7 +58,7 @@ def commented(line: str, comment: str) -> tuple[str, str]:
 
 def aligned(lines: list[tuple[str, str]]) -> list[str]:
     """``line  # comment``, the comments lined up (a longer line pushes only its own)."""
-    width = max((len(line) for line, _ in lines if len(line) <= MAX_ALIGNED), default=0)
+    width = max((len(line) for line, why in lines if why and len(line) <= MAX_ALIGNED), default=0)
     return [f"{line.ljust(width)}  # {comment}" if comment else line for line, comment in lines]
 
 
@@ -75,7 +76,9 @@ def data_lines(profile: DataProfile, source: SourceFile) -> list[str]:
         commented(f"name: {source.name}", f"names data/raw/{source.name}.{table.format}"),
         (f"source: {yaml_text(source.text)}", ""),
         (f"format: {table.format}", ""),
-        commented(f"sha256: {source.sha256}", "pinned: ingest refuses other content (or null)"),
+        commented(
+            f"sha256: {yaml_text(source.sha256)}", "pinned: ingest refuses other content (or null)"
+        ),
     ]
     if table.format == "csv":
         lines += [

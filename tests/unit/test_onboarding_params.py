@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from experiments.cli import app, register_commands
 from experiments.config import load_config, stale_column_references
 from experiments.io import read_table
+from experiments.onboarding.params_file import yaml_text
 from features.validation import validate_dataset
 
 register_commands()
@@ -104,6 +105,27 @@ def test_a_file_inside_the_project_is_named_relative_to_it(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     data = yaml.safe_load((tmp_path / "params.yaml").read_text())["data"]
     assert (data["source"], data["name"]) == ("data/loans.csv", "loans")
+    assert "source: data/loans.csv\n" in (tmp_path / "params.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("income", "income"),
+        ("data/external/loans.csv", "data/external/loans.csv"),
+        ("yes", '"yes"'),
+        ("Off", '"Off"'),
+        ("null", '"null"'),
+        ("1.0", '"1.0"'),
+        ("2020-01-31", '"2020-01-31"'),
+        ("debt: total", '"debt: total"'),
+        ("# of cards", '"# of cards"'),
+        ("Année", '"Année"'),
+    ],
+)
+def test_yaml_text_reads_back_as_the_same_text(text: str, written: str) -> None:
+    assert yaml_text(text) == written
+    assert yaml.safe_load(f"key: {written}") == {"key": text}
 
 
 def test_labels_and_awkward_column_names_are_quoted(tmp_path: Path) -> None:
