@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.registry.signature import predict_checked
 from features.schema import DatasetSchema
+from models.contract.digest import DIGEST_TAG, artifacts_digest
 from models.evaluation.metrics import (
     calibration_table,
     compute_metrics,
@@ -73,6 +75,16 @@ class Decision:
 
 def current_user() -> str:
     return os.environ.get("RISKGRADE_USER") or getpass.getuser()
+
+
+def artifacts_digest_tag(model_uri: str) -> dict[str, str]:
+    """The version tag recording the sha256 of a logged model's stored files, to register the
+    version with: the service recomputes it at every load and refuses files that changed."""
+    from serving.scoring.model_store import download_version, read_files
+
+    with tempfile.TemporaryDirectory(prefix="riskgrade-digest-") as tmp:
+        files = read_files(download_version(model_uri, Path(tmp)))
+    return {DIGEST_TAG: artifacts_digest(files)}
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

@@ -2,7 +2,8 @@
 
 The candidate is the family with the best validation ROC AUC (the test split is never used
 to choose), unless ``registry.candidate`` names one. Its version carries the lineage needed to
-rebuild it: git commit, DVC data hash, params hash, run id, and its metrics.
+rebuild it: git commit, DVC data hash, params hash, run id, and its metrics; and the sha256 of
+its stored files (``artifacts_sha256``), which the service checks before it serves them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
 from experiments.io import write_json
-from experiments.registry.versions import CHALLENGER, RegistryError
+from experiments.registry.versions import CHALLENGER, RegistryError, artifacts_digest_tag
 from experiments.tracking import setup_mlflow
 
 
@@ -77,6 +78,7 @@ def run(
     client = MlflowClient()
     name = config.registry.model_name
     tags = version_tags(config, record, mlflow.get_run(record["run_id"]).data.tags)
+    tags |= artifacts_digest_tag(record["model_uri"])  # checked by the service at every load
     version = mlflow.register_model(record["model_uri"], name, tags=tags)
     test = record["metrics"]["test"]
     client.update_model_version(

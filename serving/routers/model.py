@@ -1,9 +1,11 @@
-"""``GET /v1/model``: the version being served, its lineage, metrics and input schema."""
+"""``GET /v1/model``: the version being served, its lineage, metrics and input schema; whether
+and whether its files were verified against the digest recorded at registration."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from models.contract.digest import DIGEST_TAG
 from serving.auth import SECURED, AnyCaller
 from serving.scoring.schemas import InputColumnInfo, ModelInfo
 from serving.service import ERROR_RESPONSES, ServiceDep
@@ -43,4 +45,5 @@ async def model_info(_: AnyCaller, service: ServiceDep) -> ModelInfo:
             )
             for c in model.columns
         ],
+        artifacts_verified=DIGEST_TAG in model.tags,  # a version that does not match is refused
     )

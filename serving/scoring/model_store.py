@@ -10,6 +10,12 @@ Every load ends with a smoke
 prediction: the compiled fast path must reproduce the registered pipeline
 (``CreditRiskModel.score``) on the model's own input example to 1e-9, or the version is refused.
 
+Before anything is unpickled or parsed, the downloaded files are checked against the digest
+recorded at registration (``models.contract.digest``, version tag ``artifacts_sha256``): a
+version whose stored files changed since (an edited policy, a swapped pipeline) is refused. A
+version registered before digests were recorded has no tag: it is served, with a logged
+warning, as unverified.
+
 ``ModelHolder.current`` is swapped by one reference assignment: a request reads it once and
 finishes on the model it started with; a failed reload leaves it untouched.
 """
@@ -19,12 +25,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.contract.digest import DIGEST_TAG, artifacts_digest
 from models.fastpath.compiled import CompiledPipeline, NotCompiledError, compile_pipeline
 from models.fastpath.uncompiled import PipelineScorer
 from serving.scoring.predictor import LoadedModel, decide
@@ -117,19 +127,80 @@ def compile_or_wrap(
         )
 
 
-def load_version(settings: Settings, version: str) -> LoadedModel:
-    """Load, compile and smoke-test one version of the configured model."""
+def download_version(uri: str, into: Path) -> Path:
+    """Download a model (``models:/...``, ``runs:/...`` or a store path) into ``into``."""
     import mlflow
+
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into)))
+
+
+def read_files(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by its ``/``-separated relative path."""
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def verify_artifacts(uri: str, files: Mapping[str, bytes], tags: Mapping[str, str]) -> bool:
+    """True if ``files`` match the digest recorded at registration; False (and a logged
+    warning) if the version has none; ``ModelLoadError`` if they differ."""
+    recorded = tags.get(DIGEST_TAG)
+    if recorded is None:
+        log.warning(
+            "%s: no %s tag (registered before digests were recorded): its files are served "
+            "unverified; register the model again to have them checked at every load",
+            uri,
+            DIGEST_TAG,
+        )
+        return False
+    found = artifacts_digest(files)
+    if found != recorded:
+        raise ModelLoadError(
+            f"{uri}: its stored artifacts changed since registration (sha256 {found[:16]}... "
+            f"now, {recorded[:16]}... recorded in tag {DIGEST_TAG}); refusing to serve files "
+            "that are not the ones registered. Restore them from a backup of the artifact "
+            "store, or register the model again (`dvc repro register`) and promote that version"
+        )
+    return True
+
+
+def load_verified(uri: str, tags: Mapping[str, str], threads: int) -> tuple[Any, Any, Any]:
+    """The pyfunc, its ``CreditRiskModel`` and its fast path, from checked files."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="riskgrade-model-") as tmp:
+        try:
+            local = download_version(uri, Path(tmp))
+        except Exception as error:
+            raise ModelLoadError(
+                f"cannot download {uri}: {type(error).__name__}: {error}"
+            ) from error
+        verify_artifacts(uri, read_files(local), tags)
+        try:  # everything is read here: the pyfunc keeps no handle on the downloaded files
+            pyfunc = mlflow.pyfunc.load_model(str(local))
+            python_model = pyfunc.unwrap_python_model()
+            compiled = compile_or_wrap(pyfunc, python_model, threads)
+        except ModelLoadError:
+            raise
+        except Exception as error:  # any failure to load is reported, never half-served
+            raise ModelLoadError(f"cannot load {uri}: {type(error).__name__}: {error}") from error
+    return pyfunc, python_model, compiled
+
+
+def load_version(settings: Settings, version: str) -> LoadedModel:
+    """Load, verify, compile and smoke-test one version of the configured model."""
+    from mlflow.exceptions import MlflowException
 
     uri = f"models:/{settings.model_name}/{version}"
     try:
-        pyfunc = mlflow.pyfunc.load_model(uri)
-        python_model = pyfunc.unwrap_python_model()
-        compiled = compile_or_wrap(pyfunc, python_model, settings.lightgbm_threads)
-    except ModelLoadError:
-        raise
-    except Exception as error:  # any failure to load is reported, never half-served
-        raise ModelLoadError(f"cannot load {uri}: {type(error).__name__}: {error}") from error
+        details = registry_client(settings).get_model_version(settings.model_name, version)
+    except MlflowException as error:
+        raise ModelLoadError(f"cannot load {uri}: {error.message}") from None
+    pyfunc, python_model, compiled = load_verified(
+        uri, dict(details.tags), settings.lightgbm_threads
+    )
     if isinstance(compiled, PipelineScorer):
         log.warning("%s: served through its pipeline (slower): %s", uri, compiled.reason)
     elif compiled.booster is not None and compiled.booster.fallback_reason is not None:
@@ -138,7 +209,6 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
             "%s: LightGBM's own predictor answers where the fast path differed: %s", uri, reason
         )
     columns = input_columns(pyfunc, compiled.categories)
-    details = registry_client(settings).get_model_version(settings.model_name, version)
     model = LoadedModel(
         name=settings.model_name,
         version=str(version),

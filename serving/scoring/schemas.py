@@ -228,6 +228,10 @@ class ModelInfo(BaseModel):
     data_md5: str | None
     tags: dict[str, str]
     input_schema: list[InputColumnInfo]
+    artifacts_verified: bool = Field(
+        description="the version's files matched the digest recorded at registration (false: "
+        "registered before digests were recorded, served unverified)"
+    )
 
 
 class Health(BaseModel):

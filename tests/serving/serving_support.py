@@ -12,6 +12,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
+from experiments.registry.versions import artifacts_digest_tag
 from experiments.tracking import log_credit_risk_model, setup_mlflow
 from features.splitting import split_dataset
 from models.calibration import CalibratedPipeline
@@ -54,19 +55,30 @@ class Registry:
             for row in frame.to_dict("records")
         ]
 
-    def register(self, fitted: Fitted, tags: dict[str, str]) -> str:
-        """Log and register a fitted model; returns the new version number."""
+    def register(self, fitted: Fitted, tags: dict[str, str], digest: bool = True) -> str:
+        """Log and register a fitted model as the ``register`` stage does (with the digest of
+        its files, unless ``digest`` is False: a version registered before digests existed);
+        returns the new version number."""
         mlflow.set_tracking_uri(self.uri)
         schema = self.config.data
         train = self.parts["train"]
         with mlflow.start_run():
             info = log_credit_risk_model(fitted.model, fitted.policy, train[schema.features])
+        tags = tags | (artifacts_digest_tag(info.model_uri) if digest else {})
         version = mlflow.register_model(info.model_uri, NAME, tags=tags)
         self.pipelines[str(version.version)] = fitted.model
         return str(version.version)
 
     def set_champion(self, version: str) -> None:
         MlflowClient(self.uri).set_registered_model_alias(NAME, "champion", version)
+
+    def stored_file(self, version: str, relative: str) -> Path:
+        """A version's file in the MLflow artifact store (``artifacts/policy``, ``MLmodel``)."""
+        source = MlflowClient(self.uri).get_model_version_download_uri(NAME, version)
+        path = Path(source.removeprefix("file://")) / relative
+        if not path.is_file():  # MLflow 3 logged models: resolve through the registry
+            path = next(self.root.rglob(f"*{source.split('/')[-1]}*/**/{relative}"))
+        return path
 
 
 def fit(registry_config: ProjectConfig, train: pd.DataFrame, family: str) -> Fitted:

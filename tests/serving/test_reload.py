@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
 from serving_support import ADMIN_KEY, NAME, SCORER_KEY, Registry, fit, make_settings
 
@@ -66,12 +65,10 @@ def test_unchanged_alias_is_a_no_op(client: TestClient) -> None:
 
 def test_failed_reload_keeps_the_old_model(client: TestClient, registry: Registry) -> None:
     serving = client.get("/v1/model").json()["version"]
-    broken = registry.register(fit(registry.config, registry.parts["train"], "logistic"), {})
-    source = MlflowClient(registry.uri).get_model_version_download_uri(NAME, broken)
-    pipeline_file = Path(source.removeprefix("file://")) / "artifacts" / "pipeline"
-    if not pipeline_file.is_file():  # MLflow 3 logged models: resolve through the registry
-        pipeline_file = next(registry.root.rglob(f"*{source.split('/')[-1]}*/**/pipeline"))
-    pipeline_file.write_bytes(b"not a pipeline")
+    # without a digest (an old version), so that loading the pipeline itself fails
+    fitted = fit(registry.config, registry.parts["train"], "logistic")
+    broken = registry.register(fitted, {}, digest=False)
+    registry.stored_file(broken, "artifacts/pipeline").write_bytes(b"not a pipeline")
     registry.set_champion(broken)
     response = client.post("/v1/admin/reload", headers=ADMIN)
     assert response.status_code == 502
