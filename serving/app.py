@@ -24,7 +24,13 @@ from serving.auth import SECURITY_SCHEME, KeyRing
 from serving.errors import BodyLimitMiddleware, install_error_handlers, validation_response
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routers import admin, customers, explain, health, metrics, model, score
-from serving.scoring.model_store import ModelHolder, ModelLoadError, load_version, resolve_alias
+from serving.scoring.model_store import (
+    ModelHolder,
+    ModelLoadError,
+    load_version,
+    polling_interval,
+    resolve_alias,
+)
 from serving.service import InvalidBodyError, Service
 from serving.settings import Settings
 from serving.stores.audit_writer import AuditLog
@@ -77,7 +83,7 @@ def lifespan_for(service: Service) -> Any:
             except ModelLoadError as error:
                 log.error("cannot start: %s", error)
                 raise
-            interval = service.settings.reload_interval_seconds
+            interval = polling_interval(service.settings)  # on with several workers
             if interval:
                 poller = asyncio.create_task(service.poll(interval))
             yield

@@ -4,10 +4,13 @@ One registry per app (not the process-global one), so several apps in one proces
 not collide. With several uvicorn workers each worker exposes its own counters; a Prometheus
 scrape of ``/metrics`` reaches one worker at a time (add ``instance``/``pid`` relabelling, or
 run one worker per container as usual behind a load balancer).
+``riskgrade_worker_model_info`` names the answering worker (its pid) with the version it
+serves, so scrapes show which worker serves what, e.g. while workers follow a reload.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -47,14 +50,22 @@ class ServiceMetrics:
             ["name", "version"],
             registry=self.registry,
         )
+        self.worker_model = Gauge(
+            "riskgrade_worker_model_info",
+            "The model version this worker process (pid) serves (value 1)",
+            ["name", "version", "worker"],
+            registry=self.registry,
+        )
         self.reloads = Counter(
             "riskgrade_reloads", "Model reloads by outcome", ["status"], registry=self.registry
         )
 
     def serving(self, name: str, version: str) -> None:
-        """Mark ``version`` as the one being served (and no other)."""
+        """Mark ``version`` as the one being served (and no other), by this worker."""
         self.model.clear()
         self.model.labels(name=name, version=version).set(1)
+        self.worker_model.clear()
+        self.worker_model.labels(name=name, version=version, worker=str(os.getpid())).set(1)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from serving.settings import Settings
 from serving.stores.audit_writer import AuditLog
 
 log = logging.getLogger("riskgrade.serving")
+RETRY_FAILED_SECONDS = 60.0  # polling: how long a version that failed to load is left alone
 
 
 class InvalidBodyError(Exception):
@@ -51,11 +53,11 @@ class Service:
             raise HTTPException(503, "no model loaded yet")
         return self.holder.current
 
-    async def reload(self, force: bool = False) -> ReloadOutcome:
+    async def reload(self, force: bool = False, retry_after: float = 0.0) -> ReloadOutcome:
         """Reload through the holder; count it, and publish the new version's schema."""
         if self.holder is None:
             raise HTTPException(503, "no model loaded yet")
-        outcome = await self.holder.reload(force=force)
+        outcome = await self.holder.reload(force=force, retry_after=retry_after)
         self.metrics.reloads.labels(outcome.status).inc()
         if outcome.status == "reloaded":
             current = self.holder.current
@@ -65,10 +67,14 @@ class Service:
         return outcome
 
     async def poll(self, interval: float) -> None:
-        """Reload whenever the alias moves; runs until cancelled."""
+        """Reload whenever the alias moves; runs until cancelled. A version that failed to
+        load is tried again after ``RETRY_FAILED_SECONDS`` (or as soon as the alias moves)."""
+        log.info(
+            "worker %d: looking at @%s every %g s", os.getpid(), self.settings.model_alias, interval
+        )
         while True:
             await asyncio.sleep(interval)
-            outcome = await self.reload()
+            outcome = await self.reload(retry_after=RETRY_FAILED_SECONDS)
             if outcome.status == "failed":
                 log.warning("polling reload failed: %s", outcome.error)
 

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     reload_interval_seconds: float | None = Field(
         default=None, gt=0, description="poll the alias and hot-reload when it moves"
     )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=512,
+        description="worker processes serving the alias (`riskgrade serve --workers`); with "
+        "several, each polls the alias (every 5 s unless reload_interval_seconds says) since "
+        "a reload request reaches only one. Unset: several if a supervisor such as `uvicorn "
+        "--workers` spawned this process",
+    )
     lightgbm_threads: int = Field(default=1, ge=1, le=64, description="per worker")
 
     @field_validator("api_keys")

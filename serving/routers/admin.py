@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from serving.auth import SECURED, Admin
+from serving.scoring.model_store import polling_interval
 from serving.scoring.schemas import ReloadResult
 from serving.service import ERROR_RESPONSES, ServiceDep
 
@@ -22,7 +25,9 @@ async def reload_model(caller: Admin, service: ServiceDep, force: bool = False) 
     """Load, smoke-test and swap in the alias's version; on failure keep serving the old one.
 
     ``force`` reloads even when the alias has not moved. Requests in flight finish on the
-    model they started with.
+    model they started with. The request reaches one worker process; with several, every
+    worker looks at the alias every ``polling_seconds`` and follows it (a forced reload of
+    the same version reaches this worker only).
     """
     model = service.model
     outcome = await service.reload(force=force)
@@ -31,6 +36,8 @@ async def reload_model(caller: Admin, service: ServiceDep, force: bool = False) 
         previous_version=outcome.previous_version or model.version,
         version=outcome.version,
         error=outcome.error,
+        worker=os.getpid(),
+        polling_seconds=polling_interval(service.settings),
     )
     code = 502 if outcome.status == "failed" else 200
     return JSONResponse(result.model_dump(), status_code=code)

@@ -1,7 +1,9 @@
 """``GET /v1/model``: the version being served, its lineage, metrics and input schema; whether
-and whether its files were verified against the digest recorded at registration."""
+its files were verified against the digest recorded at registration; the answering worker."""
 
 from __future__ import annotations
+
+import os
 
 from fastapi import APIRouter
 
@@ -46,4 +48,5 @@ async def model_info(_: AnyCaller, service: ServiceDep) -> ModelInfo:
             for c in model.columns
         ],
         artifacts_verified=DIGEST_TAG in model.tags,  # a version that does not match is refused
+        worker=os.getpid(),
     )

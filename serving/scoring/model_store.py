@@ -17,7 +17,9 @@ version registered before digests were recorded has no tag: it is served, with a
 warning, as unverified.
 
 ``ModelHolder.current`` is swapped by one reference assignment: a request reads it once and
-finishes on the model it started with; a failed reload leaves it untouched.
+finishes on the model it started with; a failed reload leaves it untouched. A reload request
+reaches one worker process: with several (``uvicorn --workers``), each polls the alias by
+default (``polling_interval``), so all follow it within the interval.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +47,7 @@ from serving.settings import Settings
 
 log = logging.getLogger("riskgrade.serving")
 SMOKE_TOLERANCE = 1e-9
+SHARED_RELOAD_INTERVAL_SECONDS = 5.0  # polling by default when several workers serve
 
 
 class ModelLoadError(RuntimeError):
@@ -227,9 +232,26 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
     return model
 
 
+def one_of_several_workers(settings: Settings) -> bool:
+    """Whether other worker processes serve the alias beside this one: as configured
+    (``RISKGRADE_WORKERS``) or, unset, whether a supervisor spawned this process (``uvicorn
+    --workers N`` starts each worker with ``multiprocessing``; one worker serves in its own)."""
+    if settings.workers is not None:
+        return settings.workers > 1
+    return multiprocessing.parent_process() is not None
+
+
+def polling_interval(settings: Settings) -> float | None:
+    """Seconds between two looks at the alias: as configured; else, when several workers
+    serve (a reload request reaches one of them), ``SHARED_RELOAD_INTERVAL_SECONDS``."""
+    if settings.reload_interval_seconds is not None:
+        return settings.reload_interval_seconds
+    return SHARED_RELOAD_INTERVAL_SECONDS if one_of_several_workers(settings) else None
+
+
 @dataclass
 class ReloadOutcome:
-    status: str  # reloaded | unchanged | failed
+    status: str  # reloaded | unchanged | failed | skipped (polling: failed a moment ago)
     previous_version: str
     version: str
     error: str | None = None
@@ -243,21 +265,37 @@ class ModelHolder:
         self.current = model
         self.lock = asyncio.Lock()
         self.last_error: str | None = None
+        self.failed: tuple[str, float] | None = None  # version that failed to load, when
 
-    async def reload(self, force: bool = False) -> ReloadOutcome:
-        """Load what the alias points to now; keep the old model if anything fails."""
+    def failed_lately(self, version: str, within: float) -> bool:
+        return (
+            self.failed is not None
+            and self.failed[0] == version
+            and (time.monotonic() - self.failed[1] < within)
+        )
+
+    async def reload(self, force: bool = False, retry_after: float = 0.0) -> ReloadOutcome:
+        """Load what the alias points to now; keep the old model if anything fails.
+
+        ``retry_after``: seconds during which a version that failed to load is not tried
+        again (polling: a refused version is not downloaded and checked every few seconds).
+        """
         async with self.lock:
             previous = self.current.version
+            version = None
             try:
                 version = await asyncio.to_thread(resolve_alias, self.settings)
                 if version == previous and not force:
                     return ReloadOutcome("unchanged", previous, previous)
+                if self.failed_lately(version, retry_after):
+                    return ReloadOutcome("skipped", previous, previous, self.last_error)
                 model = await asyncio.to_thread(load_version, self.settings, version)
             except ModelLoadError as error:
                 self.last_error = str(error)
+                self.failed = (version or "", time.monotonic())
                 log.error("reload failed, still serving version %s: %s", previous, error)
                 return ReloadOutcome("failed", previous, previous, str(error))
             self.current = model  # the swap: one reference assignment
-            self.last_error = None
+            self.last_error, self.failed = None, None
             log.info("now serving %s version %s (was %s)", model.name, model.version, previous)
             return ReloadOutcome("reloaded", previous, model.version)

@@ -232,6 +232,7 @@ class ModelInfo(BaseModel):
         description="the version's files matched the digest recorded at registration (false: "
         "registered before digests were recorded, served unverified)"
     )
+    worker: int = Field(description="process id of the worker that answered")
 
 
 class Health(BaseModel):
@@ -249,6 +250,12 @@ class ReloadResult(BaseModel):
     previous_version: str
     version: str
     error: str | None = None
+    worker: int | None = Field(default=None, description="process id of the worker reloaded")
+    polling_seconds: float | None = Field(
+        default=None,
+        description="every worker looks at the alias this often and follows it (none: no "
+        "polling; other workers, if any, keep their version)",
+    )
 
 
 class ErrorItem(BaseModel):

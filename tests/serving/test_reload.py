@@ -3,9 +3,11 @@ start-up refuses without a champion or with insecure production settings."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +15,7 @@ from pydantic import ValidationError
 from serving_support import ADMIN_KEY, NAME, SCORER_KEY, Registry, fit, make_settings
 
 from serving.app import create_app
-from serving.scoring.model_store import ModelLoadError
+from serving.scoring.model_store import ModelHolder, ModelLoadError
 from serving.settings import Settings
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -79,6 +81,26 @@ def test_failed_reload_keeps_the_old_model(client: TestClient, registry: Registr
     customer = registry.records(n=1)[0]
     assert client.post("/v1/score", json={"customer": customer}).status_code == 200
     assert 'riskgrade_reloads_total{status="failed"} 1.0' in client.get("/metrics").text
+
+
+def test_polling_leaves_a_failed_version_alone_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Polling is on by default with several workers: a version that cannot be served is not
+    loaded again every few seconds; an admin's reload still tries it at once."""
+    loads = []
+
+    def refuse(settings: Settings, version: str) -> None:
+        loads.append(version)
+        raise ModelLoadError(f"version {version} refused")
+
+    monkeypatch.setattr("serving.scoring.model_store.resolve_alias", lambda settings: "3")
+    monkeypatch.setattr("serving.scoring.model_store.load_version", refuse)
+    holder = ModelHolder(Settings(), SimpleNamespace(version="1"))  # type: ignore[arg-type]
+    polled = [asyncio.run(holder.reload(retry_after=60)).status for _ in range(3)]
+    assert polled == ["failed", "skipped", "skipped"] and loads == ["3"]
+    assert asyncio.run(holder.reload()).status == "failed" and loads == ["3", "3"]
+    assert holder.current.version == "1"
 
 
 def test_polling_picks_up_a_new_champion(
