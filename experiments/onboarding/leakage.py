@@ -27,28 +27,29 @@ FOLDS = 5
 NUMBER_BINS = 20
 MIN_CLASS_ROWS = 10  # fewer defaults (or non-defaults) than this: too few to tell
 SHRINK_ROWS = 1.0  # a level's rate is shrunk towards the overall rate as if with 1 more row
-MISSING_LEVEL = "\x00missing"
 
 
-def levels_of(values: pd.Series, numeric: bool) -> pd.Series:
-    """A level per row: the value itself, or a number's quantile bin; missing is a level."""
+def level_codes(values: pd.Series, numeric: bool) -> np.ndarray:
+    """A level per row, as a code: 0 is missing, then the values, or a number's quantile bins."""
     if numeric and values.nunique() > NUMBER_BINS:
         bins = pd.qcut(values.astype("float64"), NUMBER_BINS, labels=False, duplicates="drop")
-        return bins.astype("string").fillna(MISSING_LEVEL)
-    return values.astype("string").fillna(MISSING_LEVEL)
+        return np.nan_to_num(bins.to_numpy(dtype="float64"), nan=-1).astype("int64") + 1
+    codes, _ = pd.factorize(values, use_na_sentinel=True)  # missing: -1
+    return codes.astype("int64") + 1
 
 
 def univariate_auc(values: pd.Series, y: np.ndarray, numeric: bool, seed: int) -> float:
     """Cross-fitted ROC AUC of one column's out-of-fold level default rates."""
-    levels = levels_of(values, numeric).to_numpy()
+    codes = level_codes(values, numeric)
     scores = np.empty(len(y), dtype="float64")
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
-    for fit_rows, score_rows in folds.split(levels, y):
+    for fit_rows, score_rows in folds.split(codes, y):
         prior = y[fit_rows].mean()
-        fitted = pd.DataFrame({"level": levels[fit_rows], "y": y[fit_rows]})
-        stats = fitted.groupby("level")["y"].agg(["sum", "count"])
-        rates = (stats["sum"] + SHRINK_ROWS * prior) / (stats["count"] + SHRINK_ROWS)
-        scores[score_rows] = pd.Series(levels[score_rows]).map(rates).fillna(prior).to_numpy()
+        defaults = np.bincount(codes[fit_rows], weights=y[fit_rows], minlength=codes.max() + 1)
+        rows = np.bincount(codes[fit_rows], minlength=codes.max() + 1)
+        # a level absent from the fitting folds gets the overall rate, (0 + s p) / (0 + s)
+        rates = (defaults + SHRINK_ROWS * prior) / (rows + SHRINK_ROWS)
+        scores[score_rows] = rates[codes[score_rows]]
     return float(roc_auc_score(y, scores))
 
 

@@ -138,10 +138,15 @@ def missing_note(values: pd.Series) -> str:
 
 
 def feature_decision(
-    column: str, values: pd.Series, y: np.ndarray, seed: int, check_leakage: bool
+    column: str,
+    values: pd.Series,
+    numbers: pd.Series | None,
+    y: np.ndarray,
+    seed: int,
+    check_leakage: bool,
 ) -> ColumnDecision:
-    """Rules 5-7 of the module docstring for a column that none of rules 1-4 decided."""
-    numbers = numbers_of(values)
+    """Rules 5-7 of the module docstring for a column that none of rules 1-4 decided
+    (``numbers``: the column as numbers, None when it is not a number column)."""
     levels = values.nunique()
     if numbers is None and decimal_commas(values):
         return ColumnDecision(
@@ -195,7 +200,8 @@ def decide_column(
             f"dates (e.g. {example!r}): not a predictor; for an out-of-time split rerun with "
             f"--date-column {column}",
         )  # fmt: skip
-    if id_like(column, values, numbers_of(values)):
+    numbers = numbers_of(values)
+    if id_like(column, values, numbers):
         if not id_taken:
             return ColumnDecision(column, "id", "unique in every row: the customer id")
         return ColumnDecision(
@@ -207,7 +213,7 @@ def decide_column(
             f"protected attribute (name: {words[0]!r}): kept for fairness reporting, never a "
             "predictor",
         )  # fmt: skip
-    return feature_decision(column, values, y, options.seed, check_leakage)
+    return feature_decision(column, values, numbers, y, options.seed, check_leakage)
 
 
 def profile_table(table: RawTable, options: InitOptions) -> DataProfile:

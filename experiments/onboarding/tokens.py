@@ -36,10 +36,10 @@ def column_tokens(values: pd.Series) -> list[str]:
     text = text[text != ""]
     found = [t for t in UNAMBIGUOUS_TOKENS if (text == t).any()]
     rest = text[~text.isin(found)]
-    words = rest[pd.to_numeric(rest, errors="coerce").isna()]
-    distinct = words.unique().tolist()
-    numbers = len(rest) - len(words)
-    few_words = 0 < len(distinct) <= MAX_COLUMN_TOKENS and numbers >= len(words)
+    values_seen = pd.Series(rest.unique())  # parse each distinct text once
+    distinct = values_seen[pd.to_numeric(values_seen, errors="coerce").isna()].tolist()
+    words = int(rest.isin(distinct).sum())
+    few_words = 0 < len(distinct) <= MAX_COLUMN_TOKENS and len(rest) - words >= words
     if few_words and not any(re.search(r"\d", w) for w in distinct):
         found += sorted(distinct)
     return found
