@@ -8,7 +8,7 @@ runs, both keyed by the HMAC of the id -- so no customer record is kept for it. 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException
@@ -16,12 +16,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from models.customers.report import build_customer_report, render_html
 from models.scoring.reason_codes import ReasonSettings, default_label
+from serving.auth import SECURED
 from serving.scoring.predictor import grades_of
+from serving.scoring.schemas import ErrorResponse
 from serving.service import ERROR_RESPONSES, Scoring
 from serving.stores.audit import customer_decisions, hash_customer_id
 from serving.stores.portfolio import customer_history, open_store
 
 router = APIRouter(tags=["customers"])
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES | {
+    200: {"content": {"text/html": {}}, "description": "The report (JSON, or HTML page)"},
+    404: {"model": ErrorResponse, "description": "No scoring is recorded for this customer"},
+}
 
 
 def service_decisions(url: str, key: str) -> list[dict[str, Any]]:
@@ -53,12 +59,13 @@ def recorded_reasons(settings: ReasonSettings, features: list[str]) -> list[dict
 
 @router.get(
     "/v1/customers/{customer_id}/report",
-    responses=ERROR_RESPONSES,
+    responses=REPORT_RESPONSES,
+    openapi_extra=SECURED,
     summary="The customer's latest recorded score, tier, strategy, risk factors and history",
 )
-async def customer_report(customer_id: str, call: Scoring, format: str = "json") -> Any:
-    if format not in ("json", "html"):
-        raise HTTPException(422, f"format must be 'json' or 'html', got {format!r}")
+async def customer_report(
+    customer_id: str, call: Scoring, format: Literal["json", "html"] = "json"
+) -> Any:
     service = call.service
     settings = service.settings
     key = hash_customer_id(customer_id, settings.hash_secret) or ""

@@ -2,9 +2,11 @@
 
 Request models are BUILT FROM THE LOADED MODEL at start-up (and on every reload):
 ``pydantic.create_model`` turns each column of the MLflow signature into a strict field -- an
-integer for ``long`` (JSON integers only, within int64), a finite number for ``double``, text
-for ``string`` -- and lists the training categories of every categorical column (from the
-fitted encoder) in its description and examples, so ``/docs`` shows the real customer fields.
+integer for ``long`` (within int64; JSON Schema's integers, so ``71295.0`` too but not
+``71295.5``, ``"71295"`` or ``true``), a finite number for ``double`` and ``Any`` (how numbers
+are typed since missing values are scored), text for ``string`` -- and lists the training
+categories of every categorical column (from the fitted encoder) in its description and
+examples, so ``/docs`` shows the real customer fields.
 Unknown fields are refused and every field must be present; ``null`` (a missing value) is
 accepted where the signature marks a column optional -- every column of versions registered
 since missing values are scored everywhere -- and so is text equal to one of the version's
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 
 from models.scoring.strategy import TierStrategy
 
@@ -55,10 +57,20 @@ class InputColumn:
         return kind if self.required else f"{kind} or null"
 
 
+def integral_to_int(value: Any) -> Any:
+    """A float with no fractional part as an int: the published schema says ``integer``, and
+    JSON Schema counts ``71295.0`` as one (versions registered with ``long`` columns)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def column_annotation(column: InputColumn) -> Any:
     """The strict pydantic type of a column's value."""
     if column.type in ("long", "integer"):
-        base: Any = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]
+        base: Any = Annotated[
+            int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX), BeforeValidator(integral_to_int)
+        ]
     elif column.type in ("double", "float"):
         base = Annotated[float, Strict(), Field(allow_inf_nan=False)]
     elif column.type == "boolean":

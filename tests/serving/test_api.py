@@ -237,3 +237,22 @@ def test_customer_report_of_an_unknown_customer_is_404(client: TestClient) -> No
     response = client.get("/v1/customers/never-scored/report")
     assert response.status_code == 404
     assert "no scoring is recorded" in response.text
+
+
+def test_a_number_field_takes_an_integral_float(client: TestClient, customer: dict) -> None:
+    """Numbers of current versions are typed ``Any`` (a nullable JSON number): 71295.0 too."""
+    whole = client.post("/v1/score", json={"customer": customer | {"credit_amount": 71295.0}})
+    exact = client.post("/v1/score", json={"customer": customer | {"credit_amount": 71295}})
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["pd"] == exact.json()["pd"]
+
+
+def test_the_report_is_documented_as_it_answers(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    report = document["paths"]["/v1/customers/{customer_id}/report"]["get"]
+    assert {"200", "401", "403", "404", "422", "503"} <= set(report["responses"])
+    assert set(report["responses"]["200"]["content"]) == {"application/json", "text/html"}
+    assert report["security"] == [{"APIKeyHeader": []}]
+    parameters = {p["name"]: p["schema"] for p in report["parameters"]}
+    assert parameters["format"]["enum"] == ["json", "html"]
+    assert client.get("/v1/customers/x/report", params={"format": "pdf"}).status_code == 422
