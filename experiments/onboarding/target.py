@@ -69,9 +69,11 @@ def infer_target_labels(values: pd.Series, column: str, positive: str | None) ->
             "or not): map the file's outcomes to two labels"
         )
     if positive is not None:
-        if positive not in labels:
+        given = positive
+        positive = same_label(positive, labels)
+        if positive is None:
             raise InitError(
-                f"--positive-label {positive!r} is not a label of target {column!r}; its labels: "
+                f"--positive-label {given!r} is not a label of target {column!r}; its labels: "
                 f"{labels}"
             )
         why = "--positive-label"
@@ -79,6 +81,19 @@ def infer_target_labels(values: pd.Series, column: str, positive: str | None) ->
         positive, why = guess_positive(labels, column, counts)
     negative = next(label for label in labels if label != positive)
     return TargetLabels(positive, negative, float(counts[positive] / len(texts)), why)
+
+
+def same_label(given: str, labels: list[str]) -> str | None:
+    """The label ``given`` names, as the file writes it: itself, or the same number (``1`` for
+    ``1.0``) or boolean (``true`` for ``True``)."""
+    if given in labels:
+        return given
+    as_read = label_texts(pd.Series([given, *labels], dtype="string"))
+    matches = [label for label, text in zip(labels, as_read[1:], strict=True) if text == as_read[0]]
+    if not matches:
+        number = pd.to_numeric(pd.Series([given, *labels]), errors="coerce")
+        matches = [label for label, n in zip(labels, number[1:], strict=True) if n == number[0]]
+    return matches[0] if len(matches) == 1 else None
 
 
 def guess_positive(labels: list[str], column: str, counts: pd.Series) -> tuple[str, str]:

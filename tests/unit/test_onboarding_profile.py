@@ -228,6 +228,20 @@ def test_unclear_labels_ask_for_positive_label() -> None:
     assert (chosen.labels.positive, chosen.labels.negative) == ("A", "B")
 
 
+@pytest.mark.parametrize(
+    ("labels", "given", "positive"),
+    [(("0.0", "1.0"), "1", "1.0"), (("false", "true"), "true", "True"), (("0", "1"), "0", "0")],
+)
+def test_positive_label_names_the_label_as_the_file_writes_it(
+    labels: tuple[str, str], given: str, positive: str
+) -> None:
+    outcome = [labels[1] if o == "bad" else labels[0] for o in OUTCOME]
+
+    found = profile_table(table({}, outcome), InitOptions("outcome", positive_label=given))
+
+    assert (found.labels.positive, found.labels.why) == (positive, "--positive-label")
+
+
 def test_a_good_outcome_name_makes_a_0_1_coding_unclear() -> None:
     outcome = ["0" if o == "bad" else "1" for o in OUTCOME]
 
