@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         "--workers` spawned this process",
     )
     lightgbm_threads: int = Field(default=1, ge=1, le=64, description="per worker")
+    report_history_limit: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="most history entries in one customer report page (larger ?limit is capped)",
+    )
 
     @field_validator("api_keys")
     @classmethod

@@ -19,14 +19,18 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    ColumnElement,
     DateTime,
     Engine,
     Float,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
+    and_,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.exc import DBAPIError
@@ -136,13 +140,35 @@ def query_decisions(
         return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
 
 
-def customer_decisions(url: str, customer_hash: str) -> list[dict[str, Any]]:
-    """The service's decisions about one customer (by keyed hash), oldest first."""
+def customer_decisions(
+    url: str,
+    customer_hash: str,
+    before: tuple[datetime, int] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The service's decisions about one customer (by keyed hash), newest first: at most
+    ``limit`` of them, all before ``before`` (``decided_at``, ``id``) when given."""
     query = (
-        select(decisions.c.decided_at, decisions.c.model_version, decisions.c.pd,
-               decisions.c.score, decisions.c.tier, decisions.c.reason_codes)
+        select(decisions.c.id, decisions.c.decided_at, decisions.c.model_version,
+               decisions.c.pd, decisions.c.score, decisions.c.tier, decisions.c.reason_codes)
         .where(decisions.c.customer_hash == customer_hash)
-        .order_by(decisions.c.decided_at)
     )  # fmt: skip
+    query = newest_first(query, (decisions.c.decided_at, decisions.c.id), before, limit)
     with shared_engine(url).connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def newest_first(
+    query: Select[Any],
+    key: tuple[ColumnElement[datetime], ColumnElement[int]],
+    before: tuple[datetime, int] | None,
+    limit: int | None,
+) -> Select[Any]:
+    """``query`` newest first by ``key`` (a time and a row id, which breaks ties), keeping the
+    rows strictly before ``before`` and at most ``limit`` of them: keyset paging, so a page
+    deep in a long history costs what the first one does."""
+    time, row_id = key
+    if before is not None:
+        at, last = before
+        query = query.where(or_(time < at, and_(time == at, row_id < last)))
+    return query.order_by(time.desc(), row_id.desc()).limit(limit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     func,
@@ -29,7 +31,7 @@ from sqlalchemy import (
     select,
 )
 
-from serving.stores.audit import create_tables
+from serving.stores.audit import create_tables, newest_first
 from serving.stores.engine import shared_engine
 
 metadata = MetaData()
@@ -209,8 +211,30 @@ def query_alerts(
 
 def customer_history(engine: Engine, customer_hash: str) -> list[dict[str, Any]]:
     """Past batch scores of one customer, oldest first."""
-    query = (
+    query = history_query(customer_hash).order_by(scoring_runs.c.started_at, scored_customers.c.id)
+    with engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [history_entry(r) for r in rows]
+
+
+def customer_history_page(
+    engine: Engine,
+    customer_hash: str,
+    before: tuple[datetime, int] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Past batch scores of one customer as rows (``id``, ``started_at``, ...), newest first:
+    at most ``limit``, all before ``before`` (``started_at``, ``id``) when given."""
+    key = (scoring_runs.c.started_at, scored_customers.c.id)
+    query = newest_first(history_query(customer_hash), key, before, limit)
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def history_query(customer_hash: str) -> Select[Any]:
+    return (
         select(
+            scored_customers.c.id,
             scoring_runs.c.started_at,
             scoring_runs.c.model_version,
             scored_customers.c.pd,
@@ -219,20 +243,18 @@ def customer_history(engine: Engine, customer_hash: str) -> list[dict[str, Any]]
         )
         .join(scoring_runs, scoring_runs.c.run_id == scored_customers.c.run_id)
         .where(scored_customers.c.customer_hash == customer_hash)
-        .order_by(scoring_runs.c.started_at)
     )
-    with engine.connect() as connection:
-        rows = connection.execute(query).mappings().all()
-    return [
-        {
-            "time": r["started_at"].isoformat(timespec="seconds"),
-            "model_version": r["model_version"],
-            "pd": float(r["pd"]),
-            "score": int(r["score"]),
-            "tier": r["tier"],
-        }
-        for r in rows
-    ]
+
+
+def history_entry(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row of ``history_query`` as a customer report's history entry."""
+    return {
+        "time": row["started_at"].isoformat(timespec="seconds"),
+        "model_version": row["model_version"],
+        "pd": float(row["pd"]),
+        "score": int(row["score"]),
+        "tier": row["tier"],
+    }
 
 
 def _text(value: Any) -> str | None:

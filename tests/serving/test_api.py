@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from serving_support import ADMIN_KEY, SCORER_KEY, Registry
+from sqlalchemy.exc import OperationalError
+
+from serving.routers import customers
 
 
 @pytest.fixture(scope="module")
@@ -255,4 +258,17 @@ def test_the_report_is_documented_as_it_answers(client: TestClient) -> None:
     assert report["security"] == [{"APIKeyHeader": []}]
     parameters = {p["name"]: p["schema"] for p in report["parameters"]}
     assert parameters["format"]["enum"] == ["json", "html"]
+    assert "RISKGRADE_REPORT_HISTORY_LIMIT" in str(report["parameters"])  # the page size
     assert client.get("/v1/customers/x/report", params={"format": "pdf"}).status_code == 422
+
+
+def test_the_report_is_503_when_the_audit_store_cannot_be_read(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(*_: Any) -> list[dict[str, Any]]:
+        raise OperationalError("SELECT ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(customers, "customer_decisions", unreadable)
+    response = client.get("/v1/customers/C-1/report")
+    assert response.status_code == 503, response.text
+    assert "audit store cannot be read" in response.json()["message"]
