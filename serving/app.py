@@ -1,6 +1,7 @@
 """``create_app(settings)``: the scoring service.
 
-Nothing happens at import. The lifespan handler opens the audit store, loads
+Nothing happens at import. ``create_app`` refuses an audit URL that cannot work
+(``DatabaseConfigError``, one line); the lifespan handler opens the audit store, loads
 ``models:/<name>@<alias>`` (refusing to start with a clear message when there is none),
 builds the request models from its signature and starts the optional reload poller. The
 OpenAPI document is generated from the model being served, and regenerated after a reload.
@@ -34,6 +35,7 @@ from serving.scoring.model_store import (
 from serving.service import InvalidBodyError, Service
 from serving.settings import Settings
 from serving.stores.audit_writer import AuditLog
+from serving.stores.engine import DatabaseConfigError
 
 log = logging.getLogger("riskgrade.serving")
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -75,7 +77,11 @@ def lifespan_for(service: Service) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warn_if_open(service.settings)
-        await asyncio.to_thread(service.audit.start)
+        try:
+            await asyncio.to_thread(service.audit.start)
+        except DatabaseConfigError as error:
+            log.error("cannot start: %s", error)
+            raise
         poller = None
         try:
             try:
@@ -116,7 +122,8 @@ def model_openapi(app: FastAPI, service: Service) -> dict[str, Any]:
 
 def create_app(settings: Settings) -> FastAPI:
     """The FastAPI app for ``settings``; the model is loaded when the app starts."""
-    service = Service(settings, KeyRing(settings), ServiceMetrics(), AuditLog(settings.audit_url))
+    audit = AuditLog(settings.audit_url, settings.audit_timeout_seconds)  # DatabaseConfigError
+    service = Service(settings, KeyRing(settings), ServiceMetrics(), audit)
     app = FastAPI(
         title="riskgrade scoring service",
         version="1",

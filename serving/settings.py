@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="request body limit")
     api_keys: tuple[ApiKey, ...] = ()
     audit_url: str = Field(default="sqlite:///riskgrade-audit.db", min_length=1)
+    audit_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="longest a scoring request waits for its audit row to be committed "
+        "(then 503, nothing scored); also SQLite's busy timeout for the writer",
+    )
     customer_id_secret: SecretStr | None = Field(
         default=None, description="HMAC key for customer ids (at least 32 characters)"
     )

@@ -4,7 +4,8 @@ SQLAlchemy 2.x Core over any database it supports: a SQLite file by default (WAL
 PostgreSQL (``postgresql+psycopg://...``, driver installed separately). Customer identifiers
 are stored only as HMAC-SHA256 with the service's secret (``hash_customer_id``). The writer
 that group-commits rows is ``serving.stores.audit_writer.AuditLog``; ``query_decisions`` reads them
-back (``riskgrade audit``).
+back (``riskgrade audit``); ``prepare_audit_store`` opens the store and creates the table, or
+says in one line why it cannot.
 """
 
 from __future__ import annotations
@@ -33,9 +34,17 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from serving.stores.engine import shared_engine
+from serving.stores.engine import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    VARIABLE,
+    DatabaseConfigError,
+    make_engine,
+    parse_url,
+    shared_engine,
+    shown,
+)
 
 log = logging.getLogger("riskgrade.audit")
 metadata = MetaData()
@@ -75,6 +84,29 @@ def create_tables(tables: MetaData, engine: Engine, attempts: int = 3) -> None:
             if attempt == attempts - 1:
                 raise
             log.info("tables were created concurrently; checking again")
+
+
+def prepare_audit_store(
+    url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> None:
+    """Open the audit store and create its table if needed, as the service does at start-up.
+
+    ``DatabaseConfigError`` (a ``ValueError`` with a one-line message naming
+    ``RISKGRADE_AUDIT_URL`` and what to do) if the URL cannot work or the store cannot be
+    opened, so a command can refuse to start in one line instead of a traceback per worker.
+    """
+    engine = make_engine(url, busy_timeout_seconds)
+    try:
+        create_tables(metadata, engine)
+    except SQLAlchemyError as failure:
+        cause = getattr(failure, "orig", None) or failure
+        raise DatabaseConfigError(
+            f"{VARIABLE}={shown(parse_url(url))}: cannot open the audit store "
+            f"({type(cause).__name__}: {str(cause).splitlines()[0][:200]}); check that the "
+            "database is reachable and writable"
+        ) from None
+    finally:
+        engine.dispose()
 
 
 class InsertStatement:
