@@ -13,7 +13,7 @@ scoring bodies, on a version registered as before missing values were scored (in
 typed ``long`` and required), whose schema says ``integer``: JSON Schema counts ``71295.0``
 as one. The body limit is set above the largest body the schema allows (``batch_limit`` 3),
 since a size limit cannot be written in JSON Schema. Bounded: 20 examples per operation and
-mode; about 20 s on 2 cores after the registry is built.
+mode: 20-35 s on 2 shared cores, besides the registry the serving tests share.
 """
 
 from __future__ import annotations
