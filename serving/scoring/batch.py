@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.schema import TableFormat, ValueRange
+from features.schema import TableFormat
 from features.validation import mark_missing
 from models.scoring.scorecard import assign_tier, pd_to_score
 from serving.scoring.predictor import (
@@ -88,11 +88,9 @@ def iter_chunks(path: Path, chunk_rows: int, table: TableFormat) -> Iterator[pd.
         raise BatchInputError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
-def column_problems(
-    values: pd.Series, column: InputColumn, valid: ValueRange | None = None
-) -> tuple[pd.Series, pd.Series]:
-    """(parsed values, problem text per row or "") for one column, as the service checks;
-    ``valid``: the number column's valid range (``data.ranges``, stored with the version)."""
+def column_problems(values: pd.Series, column: InputColumn) -> tuple[pd.Series, pd.Series]:
+    """(parsed values, problem text per row or "") for one column, as the service checks
+    (a number's valid range, ``column.valid``, is the version's ``data.ranges``)."""
     missing = values.isna()
     problems = pd.Series("", index=values.index, dtype=object)
     if column.type in ("long", "integer", "double", "float"):
@@ -102,9 +100,9 @@ def column_problems(
         if column.type in ("long", "integer"):
             bad |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() > INT64_MAX))
         problems[bad] = f"{column.name}: expected {column.expected}"
-        if valid is not None:
-            outside = numbers.notna() & ~bad & ~numbers.between(*valid.bounds)
-            problems[outside] = f"{column.name}: expected a number {valid.words} (data.ranges)"
+        if column.valid is not None:
+            outside = numbers.notna() & ~bad & ~numbers.between(*column.valid.bounds)
+            problems[outside] = f"{column.name}: expected {column.expected} (data.ranges)"
         parsed: pd.Series = numbers
     else:
         parsed = values.astype(object).where(~missing, None)
@@ -123,8 +121,7 @@ def check_chunk(model: LoadedModel, frame: pd.DataFrame) -> tuple[dict[str, Any]
     parsed: dict[str, Any] = {}
     found: list[pd.Series] = []
     for column in model.columns:
-        valid = model.policy.ranges.get(column.name)
-        parsed[column.name], problems = column_problems(frame[column.name], column, valid)
+        parsed[column.name], problems = column_problems(frame[column.name], column)
         found.append(problems)
     table = pd.concat(found, axis=1)
     problems = pd.Series("", index=frame.index, dtype=object)

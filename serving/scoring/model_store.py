@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.schema import ValueRange
 from models.contract.digest import DIGEST_TAG, artifacts_digest
 from models.fastpath.compiled import CompiledPipeline, NotCompiledError, compile_pipeline
 from models.fastpath.uncompiled import PipelineScorer
@@ -79,13 +80,25 @@ def resolve_alias(settings: Settings) -> str:
     return str(version.version)
 
 
-def input_columns(pyfunc: Any, categories: dict[str, tuple[str, ...]]) -> list[InputColumn]:
-    """The signature's input columns with the fitted encoder's categories."""
+def input_columns(
+    pyfunc: Any,
+    categories: dict[str, tuple[str, ...]],
+    ranges: Mapping[str, ValueRange] | None = None,
+) -> list[InputColumn]:
+    """The signature's input columns with the fitted encoder's categories and the valid
+    ranges of numbers stored with the version (``ScoringPolicy.ranges``)."""
     schema = pyfunc.metadata.get_input_schema()
     if schema is None or not schema.has_input_names():
         raise ModelLoadError("the model has no named input signature; log it with one")
+    ranges = ranges or {}
     return [
-        InputColumn(spec.name, type_name(spec), spec.required, categories.get(spec.name, ()))
+        InputColumn(
+            spec.name,
+            type_name(spec),
+            spec.required,
+            categories.get(spec.name, ()),
+            ranges.get(spec.name),
+        )
         for spec in schema.inputs
     ]
 
@@ -213,7 +226,7 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
         log.warning(
             "%s: LightGBM's own predictor answers where the fast path differed: %s", uri, reason
         )
-    columns = input_columns(pyfunc, compiled.categories)
+    columns = input_columns(pyfunc, compiled.categories, python_model.policy.ranges)
     model = LoadedModel(
         name=settings.model_name,
         version=str(version),

@@ -16,6 +16,7 @@ pipeline handles it and flagged in ``unseen_categories``. Response models are st
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +24,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 
+from features.schema import ValueRange
 from models.scoring.strategy import TierStrategy
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+NUMBER_TYPES = ("long", "integer", "double", "float")
 MAX_TEXT = 200
 MAX_LISTED_CATEGORIES = 50
 CustomerId = Annotated[
@@ -47,6 +50,7 @@ class InputColumn:
     type: str  # MLflow data type: long, integer, double, float, string, boolean
     required: bool = True
     categories: tuple[str, ...] = ()
+    valid: ValueRange | None = None  # a number's valid values (data.ranges of the version)
 
     @property
     def expected(self) -> str:
@@ -54,6 +58,8 @@ class InputColumn:
         kind = {"long": "an integer", "integer": "an integer", "boolean": "true or false"}.get(
             self.type, "text" if self.type == "string" else "a finite number"
         )
+        if self.valid is not None and self.type in NUMBER_TYPES:
+            kind += f" {self.valid.words}"
         return kind if self.required else f"{kind} or null"
 
 
@@ -67,12 +73,17 @@ def integral_to_int(value: Any) -> Any:
 
 def column_annotation(column: InputColumn) -> Any:
     """The strict pydantic type of a column's value."""
+    low, high = column.valid.bounds if column.valid is not None else (-math.inf, math.inf)
     if column.type in ("long", "integer"):
         base: Any = Annotated[
-            int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX), BeforeValidator(integral_to_int)
+            int,
+            Strict(),
+            Field(ge=max(INT64_MIN, low), le=min(INT64_MAX, high)),
+            BeforeValidator(integral_to_int),
         ]
     elif column.type in ("double", "float"):
-        base = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+        limits = {"ge": low if low > -math.inf else None, "le": high if high < math.inf else None}
+        base = Annotated[float, Strict(), Field(allow_inf_nan=False, **limits)]
     elif column.type == "boolean":
         base = Annotated[bool, Strict()]
     else:

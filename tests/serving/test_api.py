@@ -97,7 +97,8 @@ def test_openapi_shows_the_model_fields(client: TestClient, registry: Registry) 
     fields = schemas["Customer"]["properties"]
     assert set(fields) == set(registry.features)
     # every field is present in the schema's "required" list, and may be null (missing)
-    assert fields["duration_in_month"]["anyOf"] == [{"type": "number"}, {"type": "null"}]
+    number, null = fields["duration_in_month"]["anyOf"]
+    assert (number["type"], null) == ("number", {"type": "null"})
     assert set(schemas["Customer"]["required"]) == set(registry.features)
     assert "car (new)" in fields["purpose"]["x-categories"]
     assert "car (new)" in fields["purpose"]["description"]
@@ -272,3 +273,20 @@ def test_the_report_is_503_when_the_audit_store_cannot_be_read(
     response = client.get("/v1/customers/C-1/report")
     assert response.status_code == 503, response.text
     assert "audit store cannot be read" in response.json()["message"]
+
+
+def test_a_number_outside_its_valid_range_is_422_naming_field_and_range(
+    client: TestClient, customer: dict
+) -> None:
+    """German Credit's params.yaml declares data.ranges; the served version carries them and
+    publishes them in its schema."""
+    response = client.post("/v1/score", json={"customer": customer | {"age_in_years": -1}})
+
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert error["field"] == "customer.age_in_years"
+    assert error["expected"] == "a finite number from 18 to 120 or null"
+    assert "greater than or equal to 18" in error["message"]
+    fields = client.get("/openapi.json").json()["components"]["schemas"]["Customer"]
+    number = fields["properties"]["age_in_years"]["anyOf"][0]
+    assert (number["minimum"], number["maximum"]) == (18, 120)

@@ -60,8 +60,8 @@ def test_score_file_matches_the_service_and_reports_rejects(
     assert len(scored) + len(rejects) == len(frame) == 204
     assert rejects["row_number"].tolist() == [201, 203]
     assert rejects["reason"].tolist() == [
-        "credit_amount: expected a finite number or null",
-        "duration_in_month: expected a finite number or null",
+        "credit_amount: expected a finite number at least 1 or null",
+        "duration_in_month: expected a finite number from 1 to 360 or null",
     ]
     assert 202 in scored["row_number"].tolist()
     assert json.loads(scored["unseen_categories"].iloc[-1]) == ["purpose"]
@@ -138,8 +138,8 @@ def test_numbers_outside_their_valid_range_are_rejected_naming_it(
     assert rejects.to_dict("list") == {
         "row_number": [1, 2],
         "reason": [
-            "age_in_years: expected a number from 18 to 120 (data.ranges)",
-            "credit_amount: expected a number at least 1 (data.ranges)",
+            "age_in_years: expected a finite number from 18 to 120 or null (data.ranges)",
+            "credit_amount: expected a finite number at least 1 or null (data.ranges)",
         ],
     }
     assert pd.read_parquet(output)["row_number"].tolist() == [3]
