@@ -23,6 +23,7 @@ from pydantic.json_schema import models_json_schema
 
 from serving.auth import SECURITY_SCHEME, KeyRing
 from serving.errors import BodyLimitMiddleware, install_error_handlers, validation_response
+from serving.limits import BodyTimeoutMiddleware
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routers import admin, customers, explain, health, metrics, model, score
 from serving.scoring.model_store import (
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     service.on_swap = after_swap
     app.openapi = lambda: model_openapi(app, service)  # type: ignore[method-assign]
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     return app

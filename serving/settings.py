@@ -79,6 +79,45 @@ class Settings(BaseSettings):
         le=10_000,
         description="most history entries in one customer report page (larger ?limit is capped)",
     )
+    # Connection limits against clients that would exhaust the server (serving/limits.py)
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        le=1_048_576,
+        description="request line + header fields, bytes: 431 and the connection closed above",
+    )
+    max_header_fields: int = Field(
+        default=100, ge=10, le=10_000, description="header fields per request: 431 above"
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="from connecting (or a request's first byte) to the end of its header: "
+        "408 and the connection closed after (closed without an answer if nothing came)",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="from the end of the header to the end of the body: 408 (the connection "
+        "closed after it) if the service is waiting for the body, else the connection closed",
+    )
+    keep_alive_seconds: int = Field(
+        default=5, ge=1, le=300, description="an idle connection is closed after this"
+    )
+    shutdown_timeout_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=300,
+        description="on SIGTERM, requests in flight get this long to finish, then are cancelled",
+    )
+    max_connections: int = Field(
+        default=512,
+        ge=1,
+        le=100_000,
+        description="open connections per worker; a request on a further one gets 503",
+    )
 
     @field_validator("api_keys")
     @classmethod

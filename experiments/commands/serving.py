@@ -100,8 +100,13 @@ def serve(
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
-    """Run the scoring API (uvicorn) on the @champion version; settings from RISKGRADE_*."""
+    """Run the scoring API (uvicorn) on the @champion version; settings from RISKGRADE_*.
+
+    Connection limits (header size and fields, header/body/keep-alive timeouts, connections,
+    graceful shutdown) come from the settings too: ``serving.limits``."""
     import uvicorn
+
+    from serving.limits import uvicorn_options
 
     settings, version = chosen_version(service_settings(params, project_dir), None, registered)
     model = load_model(settings, version)  # fail here, with one clear message, not in each worker
@@ -114,6 +119,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,  # scores are audited; request lines add nothing but load
+        **uvicorn_options(settings),
     )
 
 
