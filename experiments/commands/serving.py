@@ -22,6 +22,7 @@ from experiments.cli import (
     app,
     fail,
     load,
+    run_stage,
 )
 from features.schema import TableFormat
 
@@ -107,17 +108,22 @@ def serve(
     import uvicorn
 
     from serving.limits import uvicorn_options
+    from serving.stores.audit import prepare_audit_store
 
     settings, version = chosen_version(service_settings(params, project_dir), None, registered)
+    run_stage(lambda: prepare_audit_store(settings.audit_url))  # one line, not per worker
     model = load_model(settings, version)  # fail here, with one clear message, not in each worker
     typer.echo(f"serving {model.name} v{model.version} on http://{host}:{port} ({workers}w)")
     del model
+    os.environ["RISKGRADE_WORKERS"] = str(workers)  # each worker knows it is one of several
     uvicorn.run(
         "serving.app:app_from_environment",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        # a worker first imports the CLI (several seconds on a busy machine): not a dead one
+        timeout_worker_healthcheck=120,
         access_log=False,  # scores are audited; request lines add nothing but load
         **uvicorn_options(settings),
     )

@@ -82,8 +82,9 @@ def column_annotation(column: InputColumn) -> Any:
             BeforeValidator(integral_to_int),
         ]
     elif column.type in ("double", "float"):
-        limits = {"ge": low if low > -math.inf else None, "le": high if high < math.inf else None}
-        base = Annotated[float, Strict(), Field(allow_inf_nan=False, **limits)]
+        ge = low if low > -math.inf else None
+        le = high if high < math.inf else None
+        base = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=ge, le=le)]
     elif column.type == "boolean":
         base = Annotated[bool, Strict()]
     else:

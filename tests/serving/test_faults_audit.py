@@ -239,11 +239,6 @@ def test_a_bad_audit_url_refuses_start_up_in_one_line(
     assert "s3cret" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `riskgrade serve` to check the audit store before starting uvicorn "
-    "(experiments/commands/serving.py)",
-)
 def test_serve_refuses_a_bad_audit_url_in_one_line(
     registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
