@@ -12,10 +12,21 @@ API keys are given as SHA-256 hex digests, never in clear, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+import pydantic_settings
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["scorer", "admin"]
@@ -23,12 +34,16 @@ DEVELOPMENT_SECRET = "riskgrade-development-only-secret"
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "dev", "test", "example"}
 PLACEHOLDER_DIGESTS = {hashlib.sha256(p.encode()).hexdigest() for p in PLACEHOLDERS} | {"0" * 64}
 MIN_SECRET_LENGTH = 32
+ENV_PREFIX = "RISKGRADE_"
+# ``user:password@`` in a URL, parsed or not; messages show ``user:***@``
+USERINFO = re.compile(r"(?P<user>[^\s:/@'\"]+):(?P<password>[^\s/@'\"]+)@")
+MIN_HIDDEN_LENGTH = 6
 
 
 class ApiKey(BaseModel):
     """One API key: a name for logs and audit, its SHA-256 digest, and its roles."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     name: str = Field(min_length=1, max_length=64)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the key")
@@ -38,7 +53,11 @@ class ApiKey(BaseModel):
 class Settings(BaseSettings):
     """Everything the service reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="RISKGRADE_", extra="forbid", frozen=True)
+    # hide_input_in_errors: pydantic's messages would show the input (input_value), which for
+    # the production refusal is every setting, the customer-id secret in clear included.
+    model_config = SettingsConfigDict(
+        env_prefix="RISKGRADE_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     mode: Literal["development", "production"] = "development"
     model_name: str = Field(default="riskgrade-credit", min_length=1)
@@ -176,3 +195,68 @@ def production_problems(settings: Settings) -> list[str]:
 def hash_api_key(key: str) -> str:
     """The digest to put in ``RISKGRADE_API_KEYS`` for a key given to a client."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class SettingsRefusedError(ValueError):
+    """The environment's settings cannot be used; the message names each variable and what is
+    wrong with it in one line, and never holds a value (the input may be a secret)."""
+
+
+def read_settings(**overrides: Any) -> Settings:
+    """``Settings`` from the environment and ``overrides``, or ``SettingsRefusedError``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsRefusedError(describe_settings_error(error)) from None
+    except pydantic_settings.SettingsError as error:  # a complex value that is not JSON
+        field = re.search(r'field "(\w+)"', str(error))
+        name = f"{ENV_PREFIX}{field.group(1).upper()}" if field else "a RISKGRADE_* variable"
+        raise SettingsRefusedError(
+            f'{name} is not valid JSON (e.g. RISKGRADE_API_KEYS=\'[{{"name": "loan-app", '
+            f'"sha256": "<hex>", "roles": ["scorer"]}}]\')'
+        ) from None
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """Each problem as ``RISKGRADE_<FIELD>[<item>].<key>: what is wrong``, without its input."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:  # the model's own checks name their variables themselves
+            problems.append(message)
+            continue
+        first, *rest = problem["loc"]
+        where = f"{ENV_PREFIX}{str(first).upper()}" + "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest
+        )
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def shown_url(url: str) -> str:
+    """A database URL for messages: its password replaced by ``***``, parsed or not."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # not a URL, or a port that is not a number
+        return USERINFO.sub(r"\g<user>:***@", url)
+
+
+def hide_secrets(text: str, settings: Settings) -> str:
+    """``text`` (an error message) with the customer-id secret, the passwords of the configured
+    URLs and any ``user:password@`` replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    secrets = (
+        [settings.customer_id_secret.get_secret_value()] if settings.customer_id_secret else []
+    )
+    for url in (settings.audit_url, settings.tracking_uri):
+        with contextlib.suppress(ArgumentError, ValueError):  # not a URL: userinfo below
+            secrets.append(make_url(url or "").password or "")
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= MIN_HIDDEN_LENGTH:  # a shorter one would mask ordinary words
+            text = text.replace(secret, "***")
+    return USERINFO.sub(r"\g<user>:***@", text)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from experiments.cli import ParamsOption, ProjectOption, app, fail, load, run_stage
-from experiments.commands.serving import service_settings
+from experiments.commands.serving import service_settings, store_problem
 
 
 @app.command()
@@ -53,8 +53,8 @@ def alerts(
     settings = service_settings(params, project_dir)
     try:
         found = query_alerts(open_store(settings.audit_url), severity, tier, run).drop(columns="id")
-    except SQLAlchemyError as error:
-        fail(f"alert store {settings.audit_url}: {type(error).__name__}: {error}")
+    except (SQLAlchemyError, ValueError, ImportError) as error:
+        fail(store_problem("alert store", settings, error))  # the URL without its password
     shown = ["run_id", "customer_hash", "alert", "severity", "previous_tier", "tier", "detail"]
     if ids_from is not None:
         data = load(params).data

@@ -8,6 +8,8 @@ when those variables are not set, so the commands work in the project as they ar
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,11 +39,10 @@ ModelVersionOption = Annotated[
 
 
 def service_settings(params: Path, project_dir: Path, **overrides: Any) -> Any:
-    """``Settings`` from the environment, defaulting model name and store to params.yaml."""
-    from pydantic import ValidationError
-
+    """``Settings`` from the environment, defaulting model name and store to params.yaml; a
+    refusal is one line naming the variables, never their values (a secret may be one)."""
     from experiments.tracking import resolve_tracking_uri
-    from serving.settings import Settings
+    from serving.settings import SettingsRefusedError, read_settings
 
     if not {"RISKGRADE_MODEL_NAME", "RISKGRADE_TRACKING_URI"} <= set(os.environ):
         config = load(params)  # only for what the environment leaves open
@@ -50,8 +51,8 @@ def service_settings(params: Path, project_dir: Path, **overrides: Any) -> Any:
             "RISKGRADE_TRACKING_URI", resolve_tracking_uri(config.mlflow, project_dir.resolve())
         )
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as error:
+        return read_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsRefusedError as error:
         fail(f"service settings: {error}")
 
 
@@ -165,8 +166,15 @@ def score(
 
     from tqdm import tqdm
 
-    from serving.scoring.batch import BatchInputError, score_file
+    from serving.scoring.batch import BatchInputError, OutputPathError, check_paths, score_file
 
+    rejects = rejects or output.with_suffix(".rejects.csv")
+    try:
+        check_paths(input, output, rejects)  # before the model is loaded and anything written
+    except OutputPathError as error:
+        fail(str(error))
+    except BatchInputError as error:
+        fail(f"{input}: {error}")
     config = load(params)
     column = id_column or config.data.id_column
     if record and column is not None:
@@ -176,13 +184,14 @@ def score(
     settings, number = chosen_version(settings, version, registered)
     model = load_model(settings, number)
     table = config.data.table_format  # the file's delimiter and encoding
-    rejects = rejects or output.with_suffix(".rejects.csv")
     started = time.perf_counter()
-    with tqdm(unit="rows", unit_scale=True, desc=f"v{model.version}") as bar:
+    with stopped_cleanly(), tqdm(unit="rows", unit_scale=True, desc=f"v{model.version}") as bar:
         try:
             summary = score_file(
                 model, (input, output, rejects), chunk_rows, reasons, bar.update, table
             )
+        except OutputPathError as error:
+            fail(str(error))
         except (BatchInputError, OSError) as error:
             fail(f"{input}: {error}")
     rate = summary.rows / max(time.perf_counter() - started, 1e-9)
@@ -194,6 +203,26 @@ def score(
         record_run(settings, params, (input, output), column, (model.name, str(model.version)))
     elif record:
         typer.echo("run not stored: no customer id column (pass --id-column)")
+
+
+@contextmanager
+def stopped_cleanly() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C, so the atomic writes remove
+    their temporary files; exit code 128 + 15, as if the signal had ended the process."""
+    import signal
+    import threading
+
+    def stop(signum: int, _: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():  # handlers live there only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_id_column(source: Path, column: str, given_by: str, table: TableFormat) -> None:
@@ -247,17 +276,29 @@ def record_run(
     )
 
 
+TIME_HELP = (
+    "ISO 8601 with an offset (2026-03-01T10:00+02:00, ...Z) or seconds since the epoch; "
+    "without an offset, UTC."
+)
+MAX_LISTED = 100_000
+
+
 @app.command()
 def audit(
-    since: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
-    until: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help=f"From this time (inclusive): {TIME_HELP}")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help=f"Before this time (exclusive): {TIME_HELP}")
+    ] = None,
     tier: Annotated[str | None, typer.Option(help="low, medium or high.")] = None,
     model_version: Annotated[str | None, typer.Option(help="Model version.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LISTED, help="At most this many rows.")] = 50,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
-    """Show recorded decisions (newest first) from the audit store (RISKGRADE_AUDIT_URL)."""
+    """Show recorded decisions (newest first, times in UTC) from the audit store
+    (RISKGRADE_AUDIT_URL)."""
     from rich.console import Console
     from rich.table import Table
     from sqlalchemy.exc import SQLAlchemyError
@@ -267,19 +308,33 @@ def audit(
     settings = service_settings(params, project_dir)
     try:
         rows = query_decisions(settings.audit_url, since, until, tier, model_version, limit)
-    except SQLAlchemyError as error:
-        fail(f"audit store {settings.audit_url}: {type(error).__name__}: {error}")
-    columns = ("decided_at", "request_id", "endpoint", "model_version", "customer_hash", "pd")
+    except (SQLAlchemyError, ValueError, ImportError) as error:
+        fail(store_problem("audit store", settings, error))
+    columns = ("request_id", "endpoint", "model_version", "customer_hash", "pd")
     table = Table(title=f"{len(rows)} decision(s)")
-    for column in (*columns, "score", "tier", "reason_codes"):
+    for column in ("decided_at (UTC)", *columns, "score", "tier", "reason_codes"):
         table.add_column(column)
     for row in rows:
         table.add_row(
-            str(row["decided_at"]), row["request_id"][:12], row["endpoint"], row["model_version"],
-            (row["customer_hash"] or "-")[:12], f"{row['pd']:.4f}", str(row["score"]),
-            row["tier"], ", ".join(row["reason_codes"] or []),
+            f"{row['decided_at']:%Y-%m-%d %H:%M:%S.%f}"[:-3], row["request_id"][:12],
+            row["endpoint"], row["model_version"], (row["customer_hash"] or "-")[:12],
+            f"{row['pd']:.4f}", str(row["score"]), row["tier"],
+            ", ".join(row["reason_codes"] or []),
         )  # fmt: skip
     Console(width=200).print(table)
+
+
+def store_problem(store: str, settings: Any, error: Exception) -> str:
+    """One line on a failed read of the store at ``RISKGRADE_AUDIT_URL``: the URL without its
+    password and the database's own first line (not SQLAlchemy's SQL dump), secrets hidden."""
+    from serving.settings import hide_secrets, shown_url
+
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines() or [""]
+    if "RISKGRADE_AUDIT_URL" in lines[0]:  # the engine factory's own message names it already
+        return hide_secrets(f"{store}: {lines[0]}", settings)
+    where = shown_url(settings.audit_url)
+    return hide_secrets(f"{store} {where}: {type(cause).__name__}: {lines[0]}", settings)
 
 
 @app.command("api-key")

@@ -158,18 +158,34 @@ def query_decisions(
     model_version: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Recorded decisions, newest first, filtered by time range, tier and model version."""
+    """Recorded decisions, newest first, filtered by time range, tier and model version.
+
+    ``since`` (inclusive) and ``until`` (exclusive) are compared in UTC, the time the writer
+    stores (SQLite: text without an offset; PostgreSQL: ``timestamptz``): a bound with an
+    offset is converted, one without is taken as UTC. ``decided_at`` comes back in UTC.
+    """
     query = select(decisions).order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
     if since is not None:
-        query = query.where(decisions.c.decided_at >= since)
+        query = query.where(decisions.c.decided_at >= as_utc(since))
     if until is not None:
-        query = query.where(decisions.c.decided_at < until)
+        query = query.where(decisions.c.decided_at < as_utc(until))
     if tier is not None:
         query = query.where(decisions.c.tier == tier)
     if model_version is not None:
         query = query.where(decisions.c.model_version == model_version)
     with shared_engine(url).connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
+        rows = [dict(row._mapping) for row in connection.execute(query.limit(limit))]
+    for row in rows:
+        row["decided_at"] = as_utc(row["decided_at"])
+    return rows
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, aware; a naive one is UTC already (SQLite gives those back), never
+    the machine's local time, which ``datetime.astimezone`` would assume."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def customer_decisions(
