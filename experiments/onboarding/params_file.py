@@ -100,6 +100,8 @@ def data_lines(profile: DataProfile, source: SourceFile) -> list[str]:
             f"date_column: {yaml_text(date_column) if date_column else 'null'}",
             profile.why("date") or "none given (--date-column): stratified random split",
         ),
+        # impossible values are a business decision, never the file's observed minimum/maximum
+        commented("ranges: {}", "valid values of numbers, e.g. age: {min: 18, max: 120}"),
     ]
     for role in ("numeric", "categorical", "excluded"):
         decisions = [d for d in profile.decisions if d.role == role]

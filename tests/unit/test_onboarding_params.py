@@ -83,6 +83,7 @@ def test_german_credit_roles_are_the_bundled_ones(
         assert data[key] == bundled[key], key
     assert Path(data["source"]) == repo_root / bundled["source"]  # absolute: outside tmp project
     assert (data["delimiter"], data["encoding"], data["na_values"]) == (",", "utf-8", [""])
+    assert data["ranges"] == {}  # the bundled ranges are German Credit's: left to the user
 
 
 def test_the_output_loads_and_names_no_unknown_column(tmp_path: Path, repo_root: Path) -> None:
