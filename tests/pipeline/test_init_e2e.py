@@ -4,10 +4,10 @@ missing values (R's ``NA``) and categorical codes, then `dvc repro`, `riskgrade 
 
 The file is 500 rows of modeldata's ``credit_data`` (tests/data/README.md). The only change
 to what init wrote is the tuning budget (`SMALL_BUDGETS["tune"]`, as in the bundled data's
-end-to-end test): CI time. Measured on two cores shared with other work (load about 2):
-3 min 10 s to 3 min 25 s, of which about 100 s is the start-up of the 16 `riskgrade`
-processes (5-8 s of imports each: every DVC stage of three families, init, promote, score);
-a smaller tuning budget saves seconds, not minutes.
+end-to-end test): CI time. Measured on two cores shared with other work: 3 min 10 s to
+3 min 25 s at a load of about 2, 5 min 54 s at 3.5. About 100 s of it is the start-up of
+the 16 `riskgrade` processes (5-8 s of imports each: every DVC stage of three families,
+init, promote, score); a smaller tuning budget saves seconds, not minutes.
 """
 
 from __future__ import annotations
