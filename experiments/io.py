@@ -24,6 +24,14 @@ class InputError(ValueError):
     """An input file is missing or unreadable; the message names it and what to do."""
 
 
+def check_file(path: Path) -> None:
+    """``InputError`` naming the file unless it exists and holds at least one byte."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes)")
+
+
 def read_table(path: Path, table: TableFormat = DEFAULT_TABLE) -> pd.DataFrame:
     """Read a CSV or Parquet file, chosen by suffix; raise ``InputError`` naming the file.
 
@@ -31,10 +39,7 @@ def read_table(path: Path, table: TableFormat = DEFAULT_TABLE) -> pd.DataFrame:
     list of NA strings -- ``NA``, ``null``, ``n/a``... -- is not used: a token means missing
     only where the project declares it).
     """
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes)")
+    check_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.io import InputError
+from experiments.io import InputError, check_file
 
 SAMPLE_ROWS = 100_000
 """Larger files are profiled on a random sample of about this many rows (seeded)."""
@@ -112,10 +112,7 @@ def detect_delimiter(sample: str, path: Path) -> str:
 
 def read_raw_table(path: Path, seed: int, max_rows: int = SAMPLE_ROWS) -> RawTable:
     """The file's cells; raises ``InputError`` naming the file when it cannot be read."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes)")
+    check_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
