@@ -7,6 +7,7 @@ or Parquet file plugs in by editing ``params.yaml`` only.
 
 from __future__ import annotations
 
+import codecs
 import math
 from pathlib import Path
 from typing import Literal
@@ -116,7 +117,6 @@ class DatasetSchema(FrozenModel):
     @field_validator("na_values")
     @classmethod
     def _check_na_values(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-
         for token in value:
             try:
                 number = float(token)
@@ -133,8 +133,6 @@ class DatasetSchema(FrozenModel):
     @field_validator("encoding")
     @classmethod
     def _check_encoding(cls, value: str) -> str:
-        import codecs
-
         try:
             codecs.lookup(value)
         except LookupError:
