@@ -90,13 +90,12 @@ def run(
 
 @dataclass(frozen=True)
 class BuiltProject:
-    """The project after `dvc repro`, what `dvc status` and `git status` said right after it,
-    and the `riskgrade reproduce` of its registered version (None when no test asked for it)."""
+    """The project after `dvc repro`, what `dvc status` said right after it, and the
+    `riskgrade reproduce` of its registered version (None when no test asked for it)."""
 
     root: Path
     env: dict[str, str]
     status: str
-    git_status: str  # `git status --porcelain` right after `dvc repro`: a clone stays clean
     reproduced: subprocess.CompletedProcess[str] | None
 
 
@@ -165,8 +164,7 @@ class ProjectBuild:
         self.checked(["git", "commit", "-q", "-m", "snapshot"], root)
         self.checked(["dvc", "repro"], root)
         status = self.checked(["dvc", "status"], root).stdout
-        git_status = self.checked(["git", "status", "--porcelain"], root).stdout
         registered = json.loads((root / "data/artifacts/registered.json").read_text())
         args = ["riskgrade", "reproduce", f"{registered['model_name']}/{registered['version']}"]
         reproduced = self.command(args, root) if self.reproduce else None
-        return BuiltProject(root, self.env, status, git_status, reproduced)
+        return BuiltProject(root, self.env, status, reproduced)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,6 +53,10 @@ def diverged(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     record = {"model_name": NAME, "version": "1", "model_family": "logistic", "run_id": v1.run_id}
     (project / RECORD).write_text(json.dumps(record))
     monkeypatch.chdir(project)
+    # the commands read the store the versions were registered in, whatever an earlier
+    # module left in the environment (`score` reads RISKGRADE_TRACKING_URI first)
+    monkeypatch.setenv("RISKGRADE_TRACKING_URI", mlflow.get_tracking_uri())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow.get_tracking_uri())
     return project
 
 
