@@ -7,12 +7,14 @@ train`` fits them, and logged with ``log_credit_risk_model`` (the model contract
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import SCORER_KEY, Registry, build_registry, make_settings
+from serving_support import NAME, SCORER_KEY, Registry, build_registry, make_settings
 
 from experiments.config import ProjectConfig
 from serving.app import create_app
@@ -49,3 +51,17 @@ def client(
     with TestClient(create_app(settings), headers={"X-API-Key": SCORER_KEY}) as test_client:
         yield test_client
     registry.set_champion("1")
+
+
+@pytest.fixture
+def cli_env(registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The CLI pointed at the test registry (v1 @champion) and an audit store in ``tmp_path``;
+    no other RISKGRADE_* setting of the surrounding environment reaches it."""
+    registry.set_champion("1")
+    for name in list(os.environ):
+        if name.startswith("RISKGRADE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RISKGRADE_MODEL_NAME", NAME)
+    monkeypatch.setenv("RISKGRADE_TRACKING_URI", registry.uri)
+    monkeypatch.setenv("RISKGRADE_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
+    return tmp_path

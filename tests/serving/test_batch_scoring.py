@@ -8,20 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import NAME, SCORER_KEY, Registry, make_settings
+from serving_support import SCORER_KEY, Registry, make_settings
 from typer.testing import CliRunner
 
 from experiments.cli import app, register_commands
 from serving.app import create_app
-
-
-@pytest.fixture
-def cli_env(registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    registry.set_champion("1")
-    monkeypatch.setenv("RISKGRADE_MODEL_NAME", NAME)
-    monkeypatch.setenv("RISKGRADE_TRACKING_URI", registry.uri)
-    monkeypatch.setenv("RISKGRADE_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
-    return tmp_path
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -10,7 +10,6 @@ inside a quoted field does not count.
 from __future__ import annotations
 
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -29,18 +28,6 @@ from features.schema import TableFormat
 from serving.scoring.batch import BatchInputError, atomic, iter_chunks, score_file
 from serving.scoring.model_store import load_version
 from serving.settings import Settings
-
-
-@pytest.fixture
-def cli_env(registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    registry.set_champion("1")
-    for name in list(os.environ):
-        if name.startswith("RISKGRADE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("RISKGRADE_MODEL_NAME", NAME)
-    monkeypatch.setenv("RISKGRADE_TRACKING_URI", registry.uri)
-    monkeypatch.setenv("RISKGRADE_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
-    return tmp_path
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -18,14 +18,11 @@ from experiments.cli import app, register_commands
 
 
 @pytest.fixture
-def cli_env(registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """v1 champion, v2 challenger; the registry and an audit store in the environment."""
-    registry.set_champion("1")
+def cli_env(cli_env: Path, registry: Registry) -> Path:
+    """conftest's ``cli_env`` (v1 champion, the registry and an audit store in the
+    environment), with v2 as @challenger."""
     MlflowClient(registry.uri).set_registered_model_alias(NAME, "challenger", "2")
-    monkeypatch.setenv("RISKGRADE_MODEL_NAME", NAME)
-    monkeypatch.setenv("RISKGRADE_TRACKING_URI", registry.uri)
-    monkeypatch.setenv("RISKGRADE_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
-    return tmp_path
+    return cli_env
 
 
 @pytest.fixture
