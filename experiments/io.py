@@ -62,13 +62,7 @@ def read_table(path: Path, table: TableFormat = DEFAULT_TABLE) -> pd.DataFrame:
 
 
 def read_csv(path: Path, table: TableFormat) -> pd.DataFrame:
-    frame = pd.read_csv(
-        path,
-        sep=table.delimiter,
-        encoding=table.encoding,
-        keep_default_na=False,
-        na_values=list(table.na_values),
-    )
+    frame = pd.read_csv(path, **table.csv_options)
     if frame.shape[1] == 1:
         header = str(frame.columns[0])
         found = [d for d in OTHER_DELIMITERS if d != table.delimiter and d in header]

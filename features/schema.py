@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -69,6 +69,16 @@ class TableFormat(BaseModel):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8"
     na_values: tuple[str, ...] = DEFAULT_NA_VALUES
+
+    @property
+    def csv_options(self) -> dict[str, Any]:
+        """``pandas.read_csv`` keywords that read a CSV this way (pandas' own NA list off)."""
+        return {
+            "sep": self.delimiter,
+            "encoding": self.encoding,
+            "keep_default_na": False,
+            "na_values": list(self.na_values),
+        }
 
 
 class FrozenModel(BaseModel):

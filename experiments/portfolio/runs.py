@@ -31,15 +31,9 @@ def read_ids(source: Path, id_column: str, table: TableFormat = DEFAULT_TABLE) -
     with the file's delimiter and encoding (``data.delimiter`` / ``data.encoding``)."""
     if source.suffix.lower() in {".parquet", ".pq"}:
         return pq.read_table(source, columns=[id_column]).column(0).to_pandas()
-    return pd.read_csv(
-        source,
-        usecols=[id_column],
-        dtype={id_column: str},
-        sep=table.delimiter,
-        encoding=table.encoding,
-        keep_default_na=False,
-        na_values=[""],
-    )[id_column]
+    options = table.csv_options | {"na_values": [""]}  # an id is missing only when empty
+    ids = pd.read_csv(source, usecols=[id_column], dtype={id_column: str}, **options)
+    return ids[id_column]
 
 
 def hashed_ids(

@@ -113,12 +113,8 @@ def csv_chunks(
     file is then read again from the first record not yet given out by the Python parser,
     which hands such records to ``keep_in_place`` (slower, so only for such files).
     """
-    options: dict[str, Any] = {
-        "sep": table.delimiter,
-        "encoding": table.encoding,
+    options: dict[str, Any] = table.csv_options | {
         "dtype": str,
-        "keep_default_na": False,
-        "na_values": list(table.na_values),
         "header": None,
         "chunksize": chunk_rows,
     }
