@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from experiments.cli import (
     run_stage,
 )
 from features.schema import TableFormat
+from models.monitoring.early_warning import AlertConfig
 
 ModelVersionOption = Annotated[
     str | None,
@@ -44,8 +46,8 @@ def service_settings(params: Path, project_dir: Path, **overrides: Any) -> Any:
     from experiments.tracking import resolve_tracking_uri
     from serving.settings import SettingsRefusedError, read_settings
 
-    if not {"RISKGRADE_MODEL_NAME", "RISKGRADE_TRACKING_URI"} <= set(os.environ):
-        config = load(params)  # only for what the environment leaves open
+    if not standalone():
+        config = project_config(params)  # only for what the environment leaves open
         os.environ.setdefault("RISKGRADE_MODEL_NAME", config.registry.model_name)
         os.environ.setdefault(
             "RISKGRADE_TRACKING_URI", resolve_tracking_uri(config.mlflow, project_dir.resolve())
@@ -54,6 +56,22 @@ def service_settings(params: Path, project_dir: Path, **overrides: Any) -> Any:
         return read_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsRefusedError as error:
         fail(f"service settings: {error}")
+
+
+def standalone() -> bool:
+    """The environment names the model and its store: no project needed to find them."""
+    return {"RISKGRADE_MODEL_NAME", "RISKGRADE_TRACKING_URI"} <= set(os.environ)
+
+
+def project_config(params: Path) -> Any:
+    """``params`` loaded; a missing file says how to work without a project."""
+    if not params.exists():
+        fail(
+            f"{params}: configuration file not found; run in the project directory, pass "
+            "--params, or set RISKGRADE_MODEL_NAME and RISKGRADE_TRACKING_URI to use a "
+            "registered version without a project"
+        )
+    return load(params)
 
 
 def chosen_version(settings: Any, version: str | None, registered: Path) -> tuple[Any, str]:
@@ -175,15 +193,15 @@ def score(
         fail(str(error))
     except BatchInputError as error:
         fail(f"{input}: {error}")
-    config = load(params)
-    column = id_column or config.data.id_column
+    reading = file_reading(params)
+    column = id_column or reading.id_column
     if record and column is not None:
         given_by = "--id-column" if id_column else "data.id_column"
-        check_id_column(input, column, given_by, config.data.table_format)
+        check_id_column(input, column, given_by, reading.table)
     settings = service_settings(params, project_dir, lightgbm_threads=threads)
     settings, number = chosen_version(settings, version, registered)
     model = load_model(settings, number)
-    table = config.data.table_format  # the file's delimiter and encoding
+    table = reading.table  # the file's delimiter and encoding
     started = time.perf_counter()
     with stopped_cleanly(), tqdm(unit="rows", unit_scale=True, desc=f"v{model.version}") as bar:
         try:
@@ -200,9 +218,32 @@ def score(
         f"rejected {summary.rejected} -> {rejects} ({rate:,.0f} rows/s)"
     )
     if record and column is not None:
-        record_run(settings, params, (input, output), column, (model.name, str(model.version)))
+        files = (input, output)
+        record_run(settings, reading, files, column, (model.name, str(model.version)))
     elif record:
         typer.echo("run not stored: no customer id column (pass --id-column)")
+
+
+@dataclass(frozen=True)
+class FileReading:
+    """What ``score`` takes from the project: how files are read, the id column and the alert
+    thresholds; the defaults outside a project (see ``file_reading``)."""
+
+    table: TableFormat = field(default_factory=TableFormat)
+    id_column: str | None = None
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+
+
+def file_reading(params: Path) -> FileReading:
+    """From ``params`` (``data`` and ``monitoring.alerts``). Outside a project -- the default
+    ``params.yaml`` absent and the environment naming the model and its store, as where an
+    engineer scores with a registered version -- the defaults: comma-separated UTF-8, ids
+    from ``--id-column``, default alert thresholds. The missing-value text always comes
+    from the version itself."""
+    if standalone() and params == Path("params.yaml") and not params.exists():
+        return FileReading()
+    config = project_config(params)
+    return FileReading(config.data.table_format, config.data.id_column, config.monitoring.alerts)
 
 
 @contextmanager
@@ -242,24 +283,24 @@ def check_id_column(source: Path, column: str, given_by: str, table: TableFormat
 
 
 def record_run(
-    settings: Any, params: Path, files: tuple[Path, Path], column: str, model: tuple[str, str]
-) -> None:
+    settings: Any, reading: FileReading, files: tuple[Path, Path], column: str,
+    model: tuple[str, str],
+) -> None:  # fmt: skip
     """Store the scored run and print its early-warning alerts."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from experiments.portfolio.runs import id_column_of, record_scored_file
 
-    config = load(params)
     try:
-        id_column_of(files[0], column, config.data.table_format)
+        id_column_of(files[0], column, reading.table)
         stored = record_scored_file(
             settings.audit_url,
             model,
             files,
             column,
             settings.hash_secret,
-            config.monitoring.alerts,
-            config.data.table_format,
+            reading.alerts,
+            reading.table,
         )
     except (ValueError, SQLAlchemyError) as error:
         fail(f"scores written, but the run was not stored: {error}")

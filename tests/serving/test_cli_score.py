@@ -112,3 +112,34 @@ def test_outputs_follow_the_umask(customers: Path, umask: int, mode: int) -> Non
     assert code == 0, out
     for path in (output, output.with_suffix(".rejects.csv")):
         assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+def test_scores_outside_a_project(
+    customers: Path, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engineer with a registered version and no project: the environment names the model
+    and its store, there is no params.yaml; the run (with its alerts) is stored all the same."""
+    monkeypatch.chdir(cli_env)
+    assert not Path("params.yaml").exists()
+    code, out = run(
+        "score", "--input", str(customers), "--output", "scored.parquet", "--id-column",
+        "customer_id", "--no-reasons",
+    )  # fmt: skip
+    assert code == 0, out
+    assert f"scored 10 rows with {NAME} v1" in out
+    assert "stored run" in out
+    assert len(pd.read_parquet("scored.parquet")) == 10
+
+
+def test_outside_a_project_without_the_model_in_the_environment_names_the_file(
+    customers: Path, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(cli_env)
+    monkeypatch.delenv("RISKGRADE_MODEL_NAME")
+    code, out = run("score", "--input", str(customers), "--output", "scored.parquet")
+    assert (code, out) == (
+        1,
+        "error: params.yaml: configuration file not found; run in the project directory, pass "
+        "--params, or set RISKGRADE_MODEL_NAME and RISKGRADE_TRACKING_URI to use a registered "
+        "version without a project\n",
+    )
