@@ -104,14 +104,15 @@ def print_table(results: dict[int, dict[str, dict[str, LoadResult]]]) -> None:
 
 def report(results: dict, threads: dict[str, LoadResult], batch: dict, rows: int) -> None:
     """Print the HTTP table, the thread-setting comparison and the batch rates."""
-    if results:
+    if results and all(kind in by_server for by_server in results.values() for kind in PORT):
         print_table(results)
     if threads:
         print("\nriskgrade, 1 worker, 2 LightGBM threads + OMP_WAIT_POLICY=ACTIVE (vs table):")
     for key, r in threads.items():
         rate = f"{r.requests_per_second:,.0f} req/s"
         print(f"  {key}: {rate}, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
-    print(f"\nbatch scoring, {rows:,} resampled German Credit rows (synthetic):")
+    if batch:
+        print(f"\nbatch scoring, {rows:,} resampled German Credit rows (synthetic):")
     for reasons, (total, scoring) in batch.items():
         label = "with" if reasons else "without"
         print(f"  {label} reason codes: {total:,.0f} rows/s end to end = {total * 6e-5:.2f} M/min")
@@ -122,7 +123,9 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="none: no HTTP")
-    parser.add_argument("--batch-rows", type=int, default=1_000_000)
+    parser.add_argument("--servers", nargs="+", choices=list(PORT), default=list(PORT),
+                        help="which servers (the table's ratios need all three)")  # fmt: skip
+    parser.add_argument("--batch-rows", type=int, default=1_000_000, help="0: no batch run")
     parser.add_argument("--tracking-uri", help="use this store's champion instead of a new one")
     parser.add_argument("--model-name", default="riskgrade-bench")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -141,14 +144,16 @@ def main() -> None:
             "batch": batch_input(tmp / "customers.parquet", args.batch_rows),
         }  # fmt: skip
         print(f"load average before: {os.getloadavg()}", flush=True)
-        results = {w: {k: measure_server(k, w, context, args.seconds) for k in PORT}
+        results = {w: {k: measure_server(k, w, context, args.seconds) for k in args.servers}
                    for w in args.workers}  # fmt: skip
         # The thread choice, measured: 2 LightGBM threads per worker with spinning OpenMP
         # waits (the library defaults) instead of 1 thread + passive waits.
         spinning = {"RISKGRADE_LIGHTGBM_THREADS": "2", "OMP_NUM_THREADS": "2"}
         spinning["OMP_WAIT_POLICY"] = "ACTIVE"
-        threads = measure_server("riskgrade", 1, context, args.seconds, spinning) if results else {}
-        batch = {r: batch_rate(context, args.batch_rows, r) for r in (False, True)}
+        compare = results and "riskgrade" in args.servers
+        threads = measure_server("riskgrade", 1, context, args.seconds, spinning) if compare else {}
+        rows = args.batch_rows
+        batch = {r: batch_rate(context, rows, r) for r in (False, True)} if rows else {}
         print(f"load average after: {os.getloadavg()}")
     report(results, threads, batch, args.batch_rows)
     if args.json:

@@ -1,7 +1,8 @@
 """Start and stop the servers the serving benchmark compares, all on 127.0.0.1.
 
-- ``riskgrade``: ``uvicorn serving.app:app_from_environment`` (the real service: auth off in
-  development mode, audit to a temporary SQLite file, LightGBM 1 thread per worker);
+- ``riskgrade``: ``riskgrade serve`` (the real service as users start it, uvicorn with
+  riskgrade's connection limits: ``serving.limits``; auth off in development mode, audit to a
+  temporary SQLite file, LightGBM 1 thread per worker);
 - ``mlflow``: ``mlflow models serve -m models:/<name>@champion --env-manager local``;
 - ``floor``: a bare FastAPI endpoint returning a constant (``floor_app.py``): the HTTP floor.
 Each server runs in its own process group and is always stopped (``stop_server``).
@@ -33,8 +34,9 @@ SERVER_ENV = {
 def command(kind: str, port: int, workers: int, model_uri: str) -> list[str]:
     uvicorn = [str(BIN / "uvicorn"), "--host", HOST, "--port", str(port)]
     uvicorn += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    if kind == "riskgrade":
-        return [*uvicorn, "--factory", "serving.app:app_from_environment"]
+    if kind == "riskgrade":  # as users run it: uvicorn with riskgrade's connection limits
+        return [str(BIN / "riskgrade"), "serve", "--host", HOST, "--port", str(port),
+                "--workers", str(workers)]  # fmt: skip
     if kind == "floor":
         return [*uvicorn, "--app-dir", str(HERE), "floor_app:app"]
     return [
