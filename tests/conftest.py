@@ -17,6 +17,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import itertools
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,12 +28,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from pipeline.dvc_project import BuiltProject, ProjectBuild
+from postgres_support import PostgresServer
+from postgres_support import unavailable as postgres_unavailable
 
 from experiments.config import ProjectConfig, load_config
 from experiments.io import read_table
 from features.schema import DatasetSchema
 from features.validation import validate_dataset
 
+DATABASE_NUMBERS = itertools.count()
 TINY_COLUMNS = ["customer_id", "duration_months", "amount_dm", "checking_status", "purpose"]
 # 16 applicants, 7 defaults. "negative" checking accounts default 4 times in 5, "none" once in
 # 6: tests of weight of evidence rely on that contrast. Missing values: amount_dm (rows 3, 11),
@@ -165,3 +170,27 @@ def reproduced(built_project: BuiltProject) -> subprocess.CompletedProcess[str]:
     """`riskgrade reproduce` of the project's registered version, run by the build."""
     assert built_project.reproduced is not None
     return built_project.reproduced
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (``postgres_support``). Skipped, with the
+    reason, where none can be started; in CI (``CI`` set) that is a failure instead: .ci/run
+    installs the server, so a skip there would hide a broken set-up."""
+    reason = postgres_unavailable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A new, empty database on the session's server (one per test): its SQLAlchemy URL."""
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    name += f"_{next(DATABASE_NUMBERS)}"
+    return postgres_server.create_database(name)
