@@ -10,6 +10,7 @@ with the alerts that comparison raised (``record_run``).
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from sqlalchemy import (
 from serving.stores.audit import create_tables, newest_first
 from serving.stores.engine import shared_engine
 
+CHUNK_ROWS = 2_000  # rows per transaction of record_run
 metadata = MetaData()
 scoring_runs = Table(
     "scoring_runs",
@@ -90,9 +92,17 @@ def record_run(
     found: pd.DataFrame | None = None,
 ) -> str:
     """Store one batch run (``customer_hash``, ``pd``, ``score``, ``tier``) and the alerts it
-    raised (``models.monitoring.early_warning.compare_runs`` output) in one transaction, so a
-    run is never stored without its alerts (the next run would compare with it and never raise
-    them); return the run's id."""
+    raised (``models.monitoring.early_warning.compare_runs`` output); return the run's id.
+
+    The customers and alerts go in in transactions of ``CHUNK_ROWS`` rows, the run's own row
+    last: every reader joins ``scoring_runs``, so a run is seen whole, with its alerts, or not
+    at all (a run that died half-way leaves rows no query reads), and the next run is never
+    compared with a run stored without its alerts. Short transactions matter on SQLite, where
+    a writer locks the whole database: one transaction for 200,000 customers held the lock
+    for seconds, and every scoring request of the service, whose decision must be audited in
+    the same database, waited and got 503. On SQLite the recorder also pauses after each
+    chunk as long as the chunk took, so a waiting writer gets its turn.
+    """
     run_id = str(uuid.uuid4())
     rows = [
         {"run_id": run_id, "customer_hash": h, "pd": float(p), "score": int(s), "tier": str(t)}
@@ -101,24 +111,30 @@ def record_run(
         )
     ]
     raised = alert_rows(run_id, found) if found is not None else []
+    share = engine.dialect.name == "sqlite"
+    for table, values in ((scored_customers, rows), (alerts, raised)):
+        for start in range(0, len(values), CHUNK_ROWS):
+            began = time.monotonic()
+            with engine.begin() as connection:
+                connection.execute(insert(table), values[start : start + CHUNK_ROWS])
+            if share:
+                give_way(time.monotonic() - began)
+    run = {
+        "run_id": run_id,
+        "started_at": datetime.now(UTC),
+        "model_name": model[0],
+        "model_version": model[1],
+        "source": source[:500],
+        "n_customers": len(rows),
+    }
     with engine.begin() as connection:
-        connection.execute(
-            insert(scoring_runs),
-            [
-                {
-                    "run_id": run_id,
-                    "started_at": datetime.now(UTC),
-                    "model_name": model[0],
-                    "model_version": model[1],
-                    "source": source[:500],
-                    "n_customers": len(rows),
-                }
-            ],
-        )
-        for table, values in ((scored_customers, rows), (alerts, raised)):
-            if values:
-                connection.execute(insert(table), values)
+        connection.execute(insert(scoring_runs), [run])
     return run_id
+
+
+def give_way(seconds: float) -> None:
+    """Pause between two chunks of a run (SQLite): other writers get the lock meanwhile."""
+    time.sleep(seconds)
 
 
 def alert_rows(run_id: str, found: pd.DataFrame) -> list[dict[str, Any]]:
@@ -185,12 +201,16 @@ def last_states(engine: Engine) -> pd.DataFrame:
 
 
 def load_run(engine: Engine, run_id: str) -> pd.DataFrame:
-    query = select(
-        scored_customers.c.customer_hash,
-        scored_customers.c.pd,
-        scored_customers.c.score,
-        scored_customers.c.tier,
-    ).where(scored_customers.c.run_id == run_id)
+    query = (
+        select(
+            scored_customers.c.customer_hash,
+            scored_customers.c.pd,
+            scored_customers.c.score,
+            scored_customers.c.tier,
+        )
+        .join(scoring_runs, scoring_runs.c.run_id == scored_customers.c.run_id)
+        .where(scored_customers.c.run_id == run_id)
+    )
     with engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return pd.DataFrame(rows, columns=["customer_hash", "pd", "score", "tier"])
@@ -199,7 +219,9 @@ def load_run(engine: Engine, run_id: str) -> pd.DataFrame:
 def query_alerts(
     engine: Engine, severity: str | None = None, tier: str | None = None, run_id: str | None = None
 ) -> pd.DataFrame:
-    query = select(alerts).order_by(alerts.c.id)
+    """Alerts of recorded runs (``record_run``: a run being recorded is not one yet)."""
+    recorded = alerts.c.run_id.in_(select(scoring_runs.c.run_id))
+    query = select(alerts).where(recorded).order_by(alerts.c.id)
     for column, value in (("severity", severity), ("tier", tier), ("run_id", run_id)):
         if value is not None:
             query = query.where(alerts.c[column] == value)

@@ -1,5 +1,5 @@
-"""The portfolio store: each customer's last scored state, and a run stored with its alerts in
-one transaction (``serving.stores.portfolio``), on a SQLite file with literal runs."""
+"""The portfolio store: each customer's last scored state, and a run seen only whole, with its
+alerts (``serving.stores.portfolio``), on a SQLite file with literal runs."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from serving.stores import portfolio
 from serving.stores.portfolio import (
     last_states,
     list_runs,
+    load_run,
     open_store,
     query_alerts,
     record_run,
@@ -78,3 +80,26 @@ def test_a_run_whose_alerts_cannot_be_stored_is_not_stored(engine: Engine) -> No
     with pytest.raises(IntegrityError):
         record_run(engine, MODEL, "jan.csv", scored(("a", 0.6, 480, "high")), broken)
     assert list_runs(engine).empty and last_states(engine).empty  # nothing half-recorded
+
+
+def test_a_large_run_is_recorded_in_short_transactions_and_seen_only_when_whole(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite locks the whole database per writer: one transaction for a large run made every
+    audited scoring request of the service wait and fail (503). The rows go in in chunks; no
+    reader sees the run, its customers or its alerts before its own row is committed last."""
+    monkeypatch.setattr(portfolio, "CHUNK_ROWS", 10)
+    before = record_run(engine, MODEL, "jan.csv", scored(("c0", 0.1, 700, "low")))
+    customers = scored(*((f"c{i}", 0.6, 480, "high") for i in range(45)))
+    found = pd.DataFrame([alert_row(f"c{i}", before) for i in range(15)])
+    seen: list[tuple[int, int, int]] = []
+
+    def pause(seconds: float) -> None:  # after each committed chunk (SQLite): look, from outside
+        assert seconds >= 0
+        seen.append((len(list_runs(engine)), len(query_alerts(engine)), len(states(engine))))
+
+    monkeypatch.setattr(portfolio, "give_way", pause)
+    run = record_run(engine, MODEL, "feb.csv", customers, found)
+    assert seen == [(1, 0, 1)] * (5 + 2)  # 45 customers and 15 alerts by 10: only January seen
+    assert len(load_run(engine, run)) == 45 and len(query_alerts(engine, run_id=run)) == 15
+    assert states(engine) == {(f"c{i}", 0.6, 480, "high", run) for i in range(45)}
