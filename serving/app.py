@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
 from serving.auth import SECURITY_SCHEME, KeyRing
+from serving.docs import install_offline_docs
 from serving.errors import BodyLimitMiddleware, install_error_handlers, validation_response
 from serving.limits import BodyTimeoutMiddleware
 from serving.metrics import MetricsMiddleware, ServiceMetrics
@@ -116,9 +117,22 @@ def model_openapi(app: FastAPI, service: Service) -> dict[str, Any]:
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(definitions.get("$defs", {}))
+        show_examples(schema, components)
     schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEME
     app.openapi_schema = schema
     return schema
+
+
+def show_examples(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Each request body's full example (its component's first ``examples`` entry, built from
+    the version's input example) as the media type's ``example``: what Swagger UI and ReDoc
+    show and "Try it out" starts from."""
+    for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
+        content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        ref = (content or {}).get("schema", {}).get("$ref", "")
+        examples = components.get(ref.rsplit("/", 1)[-1], {}).get("examples")
+        if content is not None and examples:
+            content["example"] = examples[0]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -131,7 +145,10 @@ def create_app(settings: Settings) -> FastAPI:
         description="Probability of default, credit score, risk tier and reason codes from "
         f"the @{settings.model_alias} version of {settings.model_name!r}.",
         lifespan=lifespan_for(service),
+        docs_url=None,  # served from the installed package instead: serving.docs
+        redoc_url=None,
     )
+    install_offline_docs(app)
     app.state.service = service
     app.state.keyring = service.keyring
     for module in (score, explain, customers, model, health, admin, metrics):

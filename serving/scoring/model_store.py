@@ -43,7 +43,7 @@ from models.contract.digest import DIGEST_TAG, artifacts_digest
 from models.fastpath.compiled import CompiledPipeline, NotCompiledError, compile_pipeline
 from models.fastpath.uncompiled import PipelineScorer
 from serving.scoring.predictor import LoadedModel, decide
-from serving.scoring.schemas import InputColumn, build_request_models
+from serving.scoring.schemas import InputColumn, build_request_models, example_customer
 from serving.settings import Settings
 
 log = logging.getLogger("riskgrade.serving")
@@ -227,6 +227,9 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
             "%s: LightGBM's own predictor answers where the fast path differed: %s", uri, reason
         )
     columns = input_columns(pyfunc, compiled.categories, python_model.policy.ranges)
+    example = pyfunc.input_example
+    if not isinstance(example, pd.DataFrame) or example.empty:
+        raise ModelLoadError(f"{uri} has no input example to smoke-test the fast path on")
     model = LoadedModel(
         name=settings.model_name,
         version=str(version),
@@ -234,13 +237,12 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
         compiled=compiled,
         policy=python_model.policy,
         columns=columns,
-        requests=build_request_models(columns, settings.batch_limit),
+        requests=build_request_models(
+            columns, settings.batch_limit, example_customer(example[[c.name for c in columns]])
+        ),
         tags=dict(details.tags),
         run_id=details.run_id,
     )
-    example = pyfunc.input_example
-    if not isinstance(example, pd.DataFrame) or example.empty:
-        raise ModelLoadError(f"{uri} has no input example to smoke-test the fast path on")
     smoke_test(model, python_model, example)
     return model
 

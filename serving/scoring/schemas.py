@@ -138,38 +138,88 @@ class RequestModels:
         return [self.score, self.batch, self.explain]
 
 
-def build_request_models(columns: list[InputColumn], batch_limit: int) -> RequestModels:
-    """Request bodies for a model whose signature is ``columns``."""
-    strict = ConfigDict(extra="forbid", populate_by_name=False)
+def build_request_models(
+    columns: list[InputColumn], batch_limit: int, example: dict[str, Any] | None = None
+) -> RequestModels:
+    """Request bodies for a model whose signature is ``columns``. ``example``: one customer
+    (the version's input example, ``example_customer``); each body's schema then carries a
+    complete request built from it, shown by ``/docs``."""
     taken: set[str] = set()
     fields: dict[str, Any] = {
         python_name(c.name, taken): (column_annotation(c), column_field(c)) for c in columns
     }
-    customer = create_model("Customer", __config__=strict, **fields)
+    bodies = example_bodies(example)
+    customer = create_model("Customer", __config__=strict_config(bodies, "customer"), **fields)
     reasons = Annotated[bool, Strict(), Field(description="Return the top reason codes.")]
     score = create_model(
         "ScoreRequest",
-        __config__=strict,
+        __config__=strict_config(bodies, "score"),
         customer_id=(CustomerId, None),
         reason_codes=(reasons, True),
         customer=(customer, ...),
     )
     item = create_model(
-        "BatchItem", __config__=strict, customer_id=(CustomerId, None), customer=(customer, ...)
+        "BatchItem",
+        __config__=strict_config(bodies, "item"),
+        customer_id=(CustomerId, None),
+        customer=(customer, ...),
     )
     items = Annotated[list[item], Field(min_length=1, max_length=batch_limit)]  # type: ignore[valid-type]
     batch = create_model(
-        "BatchScoreRequest", __config__=strict, reason_codes=(reasons, True), items=(items, ...)
+        "BatchScoreRequest",
+        __config__=strict_config(bodies, "batch"),
+        reason_codes=(reasons, True),
+        items=(items, ...),
     )
     explain = create_model(
         "ExplainRequest",
-        __config__=strict,
+        __config__=strict_config(bodies, "explain"),
         customer_id=(CustomerId, None),
         customer=(customer, ...),
     )
     expected = {f"customer.{c.name}": c.expected for c in columns}
     expected |= {"items": f"a list of 1 to {batch_limit} customers"}
     return RequestModels(customer, score, batch, explain, expected)
+
+
+def example_customer(rows: Any) -> dict[str, Any] | None:
+    """The first row of a version's input example as JSON values (a missing value: null)."""
+    if rows is None or len(rows) == 0:
+        return None
+    row = rows.iloc[0].to_dict()
+    return {str(k): json_value(v) for k, v in row.items()}
+
+
+def json_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value
+
+
+def example_bodies(customer: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Complete request bodies for one example customer, by request model."""
+    if customer is None:
+        return {}
+    item = {"customer_id": "C-000001", "customer": customer}
+    return {
+        "customer": customer,
+        "score": {"customer_id": "C-000001", "reason_codes": True, "customer": customer},
+        "item": item,
+        "batch": {"reason_codes": True, "items": [item]},
+        "explain": item,
+    }
+
+
+def strict_config(bodies: dict[str, dict[str, Any]], kind: str) -> ConfigDict:
+    """Unknown fields refused, aliases only; the example body of ``kind``, if any."""
+    config = ConfigDict(extra="forbid", populate_by_name=False)
+    if kind in bodies:
+        config["json_schema_extra"] = {"examples": [bodies[kind]]}
+    return config
 
 
 class ModelRef(BaseModel):
