@@ -19,6 +19,7 @@ from features.schema import DatasetSchema, FrozenModel
 from features.splitting import SplitConfig
 from models.calibration import CalibrationConfig
 from models.customers.actionable import CustomerReportConfig
+from models.evaluation.fairness import FairnessConfig
 from models.families.registry import FAMILIES, ModelsConfig
 from models.governance.gate import GateConfig
 from models.monitoring.drift import MonitoringConfig
@@ -133,8 +134,18 @@ class ProjectConfig(FrozenModel):
     scorecard: ScorecardConfig = ScorecardConfig()
     registry: RegistryConfig = RegistryConfig()
     promotion: GateConfig = GateConfig()
+    fairness: FairnessConfig = FairnessConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     customer_report: CustomerReportConfig = CustomerReportConfig()
+
+    @model_validator(mode="after")
+    def _check_fairness(self) -> ProjectConfig:
+        if self.fairness.gated and not self.data.protected:
+            raise ValueError(
+                "fairness: a threshold is set but data.protected is empty; declare the "
+                "protected columns or set the thresholds to null"
+            )
+        return self
 
 
 def describe_errors(error: ValidationError, source: str) -> str:

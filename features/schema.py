@@ -93,7 +93,10 @@ class DatasetSchema(FrozenModel):
     ``excluded`` columns are validated and kept in the processed data (for reporting) but are
     never given to a model: use it for protected attributes (sex, marital status, nationality)
     that credit regulation forbids as predictors, and for anything known only after the
-    decision (leakage).
+    decision (leakage). ``protected`` names the excluded columns that are protected
+    attributes: the validation report reviews the model's fairness across their groups
+    (``models.evaluation.fairness``). It is a subset of ``excluded``, not a role of its own, so
+    that listing a column as protected can never make it a model input.
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
@@ -108,6 +111,7 @@ class DatasetSchema(FrozenModel):
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    protected: tuple[str, ...] = ()  # excluded columns reviewed for fairness (report, gate)
     delimiter: str = Field(default=",", min_length=1, max_length=1)  # CSV only
     encoding: str = "utf-8"  # CSV only
     na_values: tuple[str, ...] = DEFAULT_NA_VALUES  # text cells that mean "missing"
@@ -175,6 +179,7 @@ class DatasetSchema(FrozenModel):
                 f"data.ranges: {not_numbers} are not numeric columns (data.numeric); a range "
                 "bounds a number"
             )
+        self._check_protected()
         clashes = {column: r for column, r in roles.items() if len(r) > 1}
         if clashes:
             detail = "; ".join(f"{c!r} is listed as {' and '.join(r)}" for c, r in clashes.items())
@@ -183,6 +188,17 @@ class DatasetSchema(FrozenModel):
                 "column listed as a feature would leak into the model."
             )
         return self
+
+    def _check_protected(self) -> None:
+        twice = sorted({c for c in self.protected if self.protected.count(c) > 1})
+        if twice:
+            raise ValueError(f"data.protected: {twice} listed twice")
+        outside = [c for c in self.protected if c not in self.excluded]
+        if outside:
+            raise ValueError(
+                f"data.protected: {outside} not in data.excluded; a protected attribute is "
+                "never given to a model: list it under data.excluded too"
+            )
 
     def _role_columns(self) -> dict[str, tuple[str, ...]]:
         singles = {

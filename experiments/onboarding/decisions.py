@@ -14,8 +14,12 @@ class InitError(ValueError):
 
 @dataclass(frozen=True)
 class ColumnDecision:
-    """One column's role and why, in words written to ``params.yaml`` and printed."""
+    """One column's role and why, in words written to ``params.yaml`` and printed.
+
+    ``protected``: an excluded column that is a protected attribute (``data.protected``: the
+    validation report reviews the model's fairness across its groups)."""
 
     column: str
     role: Role
     why: str
+    protected: bool = False

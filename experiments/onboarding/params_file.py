@@ -107,6 +107,14 @@ def data_lines(profile: DataProfile, source: SourceFile) -> list[str]:
         decisions = [d for d in profile.decisions if d.role == role]
         lines.append((f"{role}:" + ("" if decisions else " []"), ""))
         lines += [commented(f"  - {yaml_text(d.column)}", d.why) for d in decisions]
+    protected = [d.column for d in profile.decisions if d.protected]
+    lines.append(
+        commented(
+            "protected:" + ("" if protected else " []"),
+            "excluded columns reviewed for fairness (validation report)",
+        )
+    )
+    lines += [(f"  - {yaml_text(column)}", "") for column in protected]
     return aligned(lines)
 
 

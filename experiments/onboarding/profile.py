@@ -10,8 +10,9 @@ In this order, the first rule that holds decides a column (the target, ``--id-co
    like an id (``id``, ``key``, ``no``...), consecutive or ascending in file order -> the id
    column when none is given, else excluded.
 4. **protected attribute** by name (``PROTECTED_WORDS``: sex, gender, marital status, race,
-   ethnicity, religion, nationality, foreign...) -> excluded, as in the bundled params.yaml:
-   kept for fairness reporting, never a predictor. Age is kept, as there.
+   ethnicity, religion, nationality, foreign...) -> excluded and listed in ``data.protected``,
+   as in the bundled params.yaml: kept for the fairness review, never a predictor. Age is
+   kept, as there.
 5. **decimal commas** (``1,5``: every value a number written so) -> excluded, with how to
    fix the file; **free text / near-id**: text with more than ``FREE_TEXT_LEVELS`` levels and
    more levels than half its values -> excluded.
@@ -212,6 +213,7 @@ def decide_column(
             column, "excluded",
             f"protected attribute (name: {words[0]!r}): kept for fairness reporting, never a "
             "predictor",
+            protected=True,
         )  # fmt: skip
     return feature_decision(column, values, numbers, y, options.seed, check_leakage)
 

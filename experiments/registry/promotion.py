@@ -56,15 +56,18 @@ def run(
     candidate = resolve_checked(client, name, version, record)
     train, test = load_split(split_dir, "train"), load_split(split_dir, "test")
     champion = version_by_alias(client, name, CHAMPION)
-    alpha = config.promotion.calibration_alpha
+    alpha, fairness = config.promotion.calibration_alpha, config.fairness
     measured_candidate = measure(
-        version_uri(name, candidate.version), config.data, train, test, alpha, split_dir
+        version_uri(name, candidate.version), config.data, train, test, alpha, split_dir, fairness
     )
     measured_champion = (
-        measure(version_uri(name, champion.version), config.data, train, test, alpha, split_dir)
+        measure(
+            version_uri(name, champion.version), config.data, train, test, alpha, split_dir,
+            fairness,
+        )
         if champion is not None and str(champion.version) != str(candidate.version)
         else None
-    )
+    )  # fmt: skip
     decision = promote(
         client,
         name,
@@ -72,6 +75,7 @@ def run(
         (measured_candidate, measured_champion),
         config.promotion,
         reason if force else None,
+        fairness,
     )
     Console().print(comparison_table(decision))
     return decision

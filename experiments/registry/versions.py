@@ -27,6 +27,7 @@ from mlflow.tracking import MlflowClient
 from experiments.registry.signature import predict_checked
 from features.schema import DatasetSchema
 from models.contract.digest import DIGEST_TAG, artifacts_digest
+from models.evaluation.fairness import FairnessConfig, review_fairness
 from models.evaluation.metrics import (
     calibration_table,
     compute_metrics,
@@ -38,6 +39,7 @@ from models.governance.gate import (
     Measurements,
     calibration_measurements,
     evaluate_gate,
+    fairness_measurements,
     psi_noise_bound,
 )
 from models.monitoring.stability import score_psi
@@ -119,10 +121,12 @@ def measure(
     test: pd.DataFrame,
     calibration_alpha: float = 0.05,
     split_dir: Path | None = None,
+    fairness: FairnessConfig | None = None,
 ) -> Measurements:
     """Gate inputs for one model on the given data: test AUC, KS, calibration (ECE and the
     validator's tests, per grade where the version has grades); score PSI train vs test
-    (``models.monitoring.stability.score_psi``) and the PSI that sampling noise alone reaches.
+    (``models.monitoring.stability.score_psi``) and the PSI that sampling noise alone reaches;
+    the fairness review's figures when ``schema`` declares protected attributes.
     A split that does not fit the version's signature is a ``SignatureError`` naming the
     column and the file (in ``split_dir``)."""
     model = mlflow.pyfunc.load_model(model_uri)
@@ -144,6 +148,17 @@ def measure(
     pd_ = scored_test["pd"].to_numpy()
     grades = scored_test["grade"].to_numpy() if "grade" in scored_test else None
     tests = calibration_measurements(y, pd_, grades, calibration_alpha)
+    if schema.protected:
+        missing = [c for c in schema.protected if c not in test.columns]
+        if missing:
+            raise RegistryError(
+                f"{split_file(split_dir, 'test')}: no column {missing} (data.protected); "
+                "rerun `dvc repro split`"
+            )
+        review = review_fairness(
+            test[list(schema.protected)], y, pd_, scored_test["tier"], fairness, calibration_alpha
+        )
+        tests |= fairness_measurements(review)
     return Measurements(
         metrics["roc_auc"], metrics["ks"], calibration, psi, score_psi_noise=noise, **tests
     )
@@ -203,12 +218,14 @@ def promote(
     measured: tuple[Measurements, Measurements | None],
     gate: GateConfig,
     force_reason: str | None,
+    fairness: FairnessConfig | None = None,
 ) -> Decision:
-    """Apply the gate; move ``champion`` when it passes (or is forced with a reason)."""
+    """Apply the gate (with the fairness thresholds ``fairness`` sets); move ``champion`` when
+    it passes (or is forced with a reason)."""
     champion = version_by_alias(client, name, CHAMPION)
     if champion is not None and str(champion.version) == str(candidate.version):
         raise RegistryError(f"version {candidate.version} of {name!r} is already the champion")
-    criteria = evaluate_gate(measured[0], measured[1], gate)
+    criteria = evaluate_gate(measured[0], measured[1], gate, fairness)
     passed = all(c.passed for c in criteria)
     action = "promoted" if passed else ("forced" if force_reason else "refused")
     reason = force_reason or ("all criteria passed" if passed else "gate refused")

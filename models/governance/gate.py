@@ -15,6 +15,7 @@ from scipy.stats import chi2
 
 from features.schema import FrozenModel
 from models.evaluation.calibration_tests import calibration_in_the_large, grade_tests, spiegelhalter
+from models.evaluation.fairness import FairnessConfig, FairnessReview
 
 
 class GateConfig(FrozenModel):
@@ -56,6 +57,12 @@ class Measurements:
     spiegelhalter_detail: str = ""
     jeffreys_failures: int = 0
     jeffreys_detail: str = ""  # the failing grades, each with observed rate, PD and p-value
+    # Fairness review (models.evaluation.fairness) over the groups of the protected attributes
+    # that are not small; None when the data declares none (data.protected).
+    adverse_impact_ratio: float | None = None  # lowest, of the low tier's share
+    adverse_impact_detail: str = ""
+    fairness_calibration_gap: float | None = None  # largest |mean PD - observed default rate|
+    fairness_calibration_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,11 +126,51 @@ def calibration_criteria(
     return criteria
 
 
+def fairness_criteria(
+    candidate: Measurements, champion: Measurements | None, config: FairnessConfig
+) -> list[Criterion]:
+    """The fairness thresholds that are set (``fairness`` in params.yaml) as gate criteria."""
+    rules = (  # name, measured field, its detail, rule, threshold, key in params.yaml
+        ("adverse impact ratio of the low tier", "adverse_impact_ratio", "adverse_impact_detail",
+         ">=", config.min_adverse_impact_ratio, "min_adverse_impact_ratio"),
+        ("calibration gap by protected group", "fairness_calibration_gap",
+         "fairness_calibration_detail", "<=", config.max_calibration_gap, "max_calibration_gap"),
+    )  # fmt: skip
+    criteria = []
+    for name, field, detail, rule, threshold, key in rules:
+        if threshold is None:
+            continue
+        value = getattr(candidate, field)
+        if value is None:
+            raise ValueError(
+                f"fairness.{key} is set but the version was measured without protected "
+                "attributes: declare them in data.protected"
+            )
+        theirs = None if champion is None else getattr(champion, field)
+        criteria.append(check(name, value, rule, threshold, theirs, getattr(candidate, detail)))
+    return criteria
+
+
+def fairness_measurements(review: FairnessReview) -> dict[str, Any]:
+    """The fairness fields of ``Measurements`` from a review of the held-out data."""
+    air, gap = review.lowest_adverse_impact_ratio(), review.largest_calibration_gap()
+    fields: dict[str, Any] = {}
+    if air is not None:
+        fields |= {"adverse_impact_ratio": air.value, "adverse_impact_detail": air.detail}
+    if gap is not None:
+        fields |= {"fairness_calibration_gap": gap.value, "fairness_calibration_detail": gap.detail}
+    return fields
+
+
 def evaluate_gate(
-    candidate: Measurements, champion: Measurements | None, config: GateConfig
+    candidate: Measurements,
+    champion: Measurements | None,
+    config: GateConfig,
+    fairness: FairnessConfig | None = None,
 ) -> list[Criterion]:
     """One criterion per rule, each with the champion's value beside it when there is one;
-    the comparison with the champion only applies when there is a champion."""
+    the comparison with the champion only applies when there is a champion. The fairness
+    thresholds apply when ``fairness`` sets them (off by default)."""
 
     def theirs(value: str) -> float | None:
         return None if champion is None else float(getattr(champion, value))
@@ -149,6 +196,7 @@ def evaluate_gate(
         ),
     ]
     criteria += calibration_criteria(candidate, champion, config)
+    criteria += fairness_criteria(candidate, champion, fairness or FairnessConfig())
     if champion is not None:
         floor = champion.roc_auc - config.max_auc_drop
         criteria.append(

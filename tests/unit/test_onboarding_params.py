@@ -76,7 +76,7 @@ def test_german_credit_roles_are_the_bundled_ones(
     bundled = yaml.safe_load((repo_root / "params.yaml").read_text(encoding="utf-8"))["data"]
     data = german_params["data"]
 
-    for role in ("numeric", "categorical", "excluded"):
+    for role in ("numeric", "categorical", "excluded", "protected"):
         assert sorted(data[role]) == sorted(bundled[role]), role
     assert data["excluded"] == ["personal_status_and_sex", "foreign_worker"]
     for key in ("target", "positive_label", "negative_label", "id_column", "date_column", "sha256"):

@@ -149,6 +149,7 @@ def test_protected_attributes_are_excluded_by_name(column: str) -> None:
     assert found.role == "excluded"
     assert found.why.startswith("protected attribute (name: ")
     assert found.why.endswith("kept for fairness reporting, never a predictor")
+    assert found.protected  # written to data.protected
 
 
 @pytest.mark.parametrize("column", ["age", "essex_branch", "racetrack_visits", "home"])
