@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "experiments.commands.serving",
     "experiments.commands.portfolio",
     "experiments.commands.onboarding",
+    "experiments.commands.database",
 )
 
 app = typer.Typer(

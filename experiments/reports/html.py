@@ -36,7 +36,6 @@ SECTION_IDS = (
     "stability",
     "explanations",
     "reason-codes",
-    "fairness",
     "champion",
     "gate",
 )

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from experiments.reports.fairness import fairness_warnings
-
 OVERFIT_AUC_GAP = 0.05  # train AUC above test AUC by more than this: worth a look
 
 
@@ -103,6 +101,5 @@ def summary_section(numbers: Mapping[str, Any]) -> dict[str, Any]:
         "champion_version": champion["version"],
         "warnings": gate_warnings(numbers["gate"])
         + data_warnings(numbers)
-        + model_warnings(numbers)
-        + fairness_warnings(numbers.get("fairness", {})),
+        + model_warnings(numbers),
     }

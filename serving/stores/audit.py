@@ -4,8 +4,9 @@ SQLAlchemy 2.x Core over any database it supports: a SQLite file by default (WAL
 PostgreSQL (``postgresql+psycopg://...``, driver installed separately). Customer identifiers
 are stored only as HMAC-SHA256 with the service's secret (``hash_customer_id``). The writer
 that group-commits rows is ``serving.stores.audit_writer.AuditLog``; ``query_decisions`` reads them
-back (``riskgrade audit``); ``prepare_audit_store`` opens the store and creates the table, or
-says in one line why it cannot.
+back (``riskgrade audit``); ``prepare_audit_store`` opens the store and makes its schema ready
+(``serving.stores.schema_version``: created at head if empty, refused if out of date), or says
+in one line why it cannot. The tables are declared here; the migrations build them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     Select,
@@ -40,11 +42,11 @@ from serving.stores.engine import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     VARIABLE,
     DatabaseConfigError,
-    make_engine,
     parse_url,
     shared_engine,
     shown,
 )
+from serving.stores.schema_version import check_schema_once, ensure_schema
 
 log = logging.getLogger("riskgrade.audit")
 metadata = MetaData()
@@ -58,7 +60,7 @@ decisions = Table(
     Column("endpoint", String(16), nullable=False),
     Column("model_name", String(200), nullable=False),
     Column("model_version", String(32), nullable=False, index=True),
-    Column("customer_hash", String(64), nullable=True, index=True),
+    Column("customer_hash", String(64), nullable=True),
     Column("pd", Float, nullable=False),
     Column("score", Integer, nullable=False),
     Column("tier", String(16), nullable=False, index=True),
@@ -66,11 +68,14 @@ decisions = Table(
     Column("unseen_categories", JSON, nullable=False),
     Column("latency_ms", Float, nullable=False),
     Column("caller", String(64), nullable=False),
+    # a customer's decisions newest first, a page at a time (customer_decisions; revision 0002)
+    Index("ix_decisions_customer_history", "customer_hash", "decided_at", "id"),
 )
 
 
 def create_tables(tables: MetaData, engine: Engine, attempts: int = 3) -> None:
-    """``create_all`` that survives a concurrent creator.
+    """``create_all`` that survives a concurrent creator (riskgrade 0.1's way to create the
+    stores; they are now built by the migrations, ``serving.stores.schema_version``).
 
     Several server workers (or a worker and a batch run) starting on a fresh database race
     between "does the table exist?" and "CREATE TABLE"; the loser sees "already exists". The
@@ -89,15 +94,17 @@ def create_tables(tables: MetaData, engine: Engine, attempts: int = 3) -> None:
 def prepare_audit_store(
     url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
 ) -> None:
-    """Open the audit store and create its table if needed, as the service does at start-up.
+    """Open the audit store and make its schema ready, as the service does at start-up: an
+    empty database is created at the head revision, an out-of-date one is refused
+    (``schema_version.ensure_schema``).
 
     ``DatabaseConfigError`` (a ``ValueError`` with a one-line message naming
-    ``RISKGRADE_AUDIT_URL`` and what to do) if the URL cannot work or the store cannot be
-    opened, so a command can refuse to start in one line instead of a traceback per worker.
+    ``RISKGRADE_AUDIT_URL`` and what to do) if the URL cannot work, the store cannot be
+    opened or its schema is not this riskgrade's (``SchemaVersionError``: run ``riskgrade db
+    upgrade``), so a command can refuse to start in one line instead of a traceback per worker.
     """
-    engine = make_engine(url, busy_timeout_seconds)
     try:
-        create_tables(metadata, engine)
+        ensure_schema(url, busy_timeout_seconds)
     except SQLAlchemyError as failure:
         cause = getattr(failure, "orig", None) or failure
         raise DatabaseConfigError(
@@ -105,8 +112,6 @@ def prepare_audit_store(
             f"({type(cause).__name__}: {str(cause).splitlines()[0][:200]}); check that the "
             "database is reachable and writable"
         ) from None
-    finally:
-        engine.dispose()
 
 
 class InsertStatement:
@@ -163,6 +168,7 @@ def query_decisions(
     ``since`` (inclusive) and ``until`` (exclusive) are compared in UTC, the time the writer
     stores (SQLite: text without an offset; PostgreSQL: ``timestamptz``): a bound with an
     offset is converted, one without is taken as UTC. ``decided_at`` comes back in UTC.
+    ``SchemaVersionError`` if the database's schema is not this riskgrade's.
     """
     query = select(decisions).order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
     if since is not None:
@@ -173,6 +179,7 @@ def query_decisions(
         query = query.where(decisions.c.tier == tier)
     if model_version is not None:
         query = query.where(decisions.c.model_version == model_version)
+    check_schema_once(url)  # an out-of-date schema: refused, naming the command
     with shared_engine(url).connect() as connection:
         rows = [dict(row._mapping) for row in connection.execute(query.limit(limit))]
     for row in rows:

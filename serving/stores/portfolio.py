@@ -32,8 +32,9 @@ from sqlalchemy import (
     select,
 )
 
-from serving.stores.audit import create_tables, newest_first
+from serving.stores.audit import newest_first
 from serving.stores.engine import shared_engine
+from serving.stores.schema_version import ensure_schema
 
 CHUNK_ROWS = 2_000  # rows per transaction of record_run
 metadata = MetaData()
@@ -77,11 +78,11 @@ alerts = Table(
 
 @functools.lru_cache(maxsize=8)
 def open_store(url: str) -> Engine:
-    """The shared engine of ``url`` with the portfolio tables created if missing (once per
-    URL and process)."""
-    engine = shared_engine(url)
-    create_tables(metadata, engine)
-    return engine
+    """The shared engine of ``url``, its schema made ready once per URL and process: created
+    at head if the database is empty, ``SchemaVersionError`` (run ``riskgrade db upgrade``)
+    if it is out of date (``serving.stores.schema_version.ensure_schema``)."""
+    ensure_schema(url)
+    return shared_engine(url)
 
 
 def record_run(

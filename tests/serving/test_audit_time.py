@@ -18,9 +18,8 @@ from typer.testing import CliRunner
 from experiments.cli import app, register_commands
 from serving.stores.audit import (
     InsertStatement,
-    create_tables,
     decision_row,
-    metadata,
+    prepare_audit_store,
     query_decisions,
 )
 from serving.stores.engine import make_engine
@@ -59,8 +58,8 @@ def local_time_not_utc() -> Iterator[None]:
 def store(tmp_path: Path, local_time_not_utc: None, monkeypatch: pytest.MonkeyPatch) -> str:
     """An audit store with one decision every 10 minutes, written as the writer writes them."""
     url = f"sqlite:///{tmp_path / 'audit.db'}"
+    prepare_audit_store(url)  # as the service creates it
     engine = make_engine(url)
-    create_tables(metadata, engine)
     insert = InsertStatement(engine)
     rows = [
         decision_row(

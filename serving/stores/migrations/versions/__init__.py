@@ -1,0 +1,1 @@
+"""Alembic revisions of riskgrade's database, one module each, oldest first (``r0001_...``)."""
