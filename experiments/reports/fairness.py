@@ -98,14 +98,20 @@ def plot_fairness(review: FairnessReview) -> Figure:
         left.barh(rows - 0.2, table["observed_default_rate"], 0.4, label="observed default rate")
         left.barh(rows + 0.2, table["mean_pd"], 0.4, label="mean PD")
         left.set(yticks=rows, yticklabels=labels, title=grouping.name, xlabel="rate")
-        left.legend(loc="lower right", fontsize="small")
         right.barh(rows, table["tier_share_low"], 0.6, color="tab:green")
         chosen = table["group"] == grouping.reference_group
         reference = float(table.loc[chosen, "tier_share_low"].to_numpy()[0])
-        right.axvline(FOUR_FIFTHS * reference, color="black", linestyle=":", label="4/5 of ref.")
+        right.axvline(
+            FOUR_FIFTHS * reference,
+            color="black",
+            linestyle=":",
+            label="4/5 of the reference group's share",
+        )
         right.set(yticks=rows, yticklabels=[], xlabel="share in the low tier", xlim=(0, 1))
-        right.legend(loc="lower right", fontsize="small")
         left.invert_yaxis()
         right.invert_yaxis()
     figure.set_layout_engine("constrained")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    line, line_name = axes[0][1].get_legend_handles_labels()
+    figure.legend(handles + line, names + line_name, loc="outside upper center", ncols=3)
     return figure

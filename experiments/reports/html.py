@@ -36,6 +36,7 @@ SECTION_IDS = (
     "stability",
     "explanations",
     "reason-codes",
+    "fairness",
     "champion",
     "gate",
 )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from experiments.reports.fairness import fairness_warnings
+
 OVERFIT_AUC_GAP = 0.05  # train AUC above test AUC by more than this: worth a look
 
 
@@ -101,5 +103,6 @@ def summary_section(numbers: Mapping[str, Any]) -> dict[str, Any]:
         "champion_version": champion["version"],
         "warnings": gate_warnings(numbers["gate"])
         + data_warnings(numbers)
-        + model_warnings(numbers),
+        + model_warnings(numbers)
+        + fairness_warnings(numbers.get("fairness", {})),
     }

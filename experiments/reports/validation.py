@@ -2,7 +2,8 @@
 
 Loads the version (``models:/<name>/<version>``, the pyfunc ``CreditRiskModel``), scores the
 train / valid / test splits through it, adds the data summary, the run's params and lineage,
-the comparison with the current champion and the promotion-gate verdict (measured exactly as
+the fairness review of the protected groups (``data.protected``, test split), the comparison
+with the current champion and the promotion-gate verdict (measured exactly as
 ``riskgrade promote`` measures it), then writes the HTML and JSON and logs both, with the SHAP
 figures, to the version's source run (artifact path ``validation_report``). The version gets
 the tag ``validation_report`` = the HTML's ``runs:/`` URI.
@@ -31,6 +32,7 @@ from experiments.registry.versions import (
     version_by_alias,
 )
 from experiments.reports.explain import build_explanations
+from experiments.reports.fairness import fairness_review, fairness_section, plot_fairness
 from experiments.reports.html import figure_png
 from experiments.reports.sections import (
     HELD_OUT,
@@ -157,7 +159,10 @@ def champion_and_gate(
     name, schema = version.name, config.data
     train, test = splits["train"], splits[HELD_OUT]
     alpha = config.promotion.calibration_alpha
-    measured = measure(version_uri(name, version.version), schema, train, test, alpha)
+    fairness = config.fairness
+    measured = measure(
+        version_uri(name, version.version), schema, train, test, alpha, fairness=fairness
+    )
     champion = version_by_alias(client, name, CHAMPION)
     section: dict[str, Any] = {"status": "none", "version": None, "split": HELD_OUT}
     measured_champion = None
@@ -173,8 +178,8 @@ def champion_and_gate(
             "model_family": champion.tags.get("model_family") or estimator_name(contract),
             "metrics": comparison_section(candidate_metrics, metrics_section(scored)),
         }
-        measured_champion = measure(uri, schema, train, test, alpha)
-    criteria = evaluate_gate(measured, measured_champion, config.promotion)
+        measured_champion = measure(uri, schema, train, test, alpha, fairness=fairness)
+    criteria = evaluate_gate(measured, measured_champion, config.promotion, fairness)
     gate = {
         "passed": all(c.passed for c in criteria),
         "champion_version": section["version"] if measured_champion else None,
@@ -196,6 +201,13 @@ def build_report(
     alpha = config.promotion.calibration_alpha
     content, scored = build_performance(model, config.data, splits, alpha, config.monitoring)
     build_explanations(model, scored[HELD_OUT], content, n_examples, config.seed)
+    test = scored[HELD_OUT]
+    review = fairness_review(
+        config.data, splits[HELD_OUT], test.y, test.scored, config.fairness, alpha
+    )
+    content.numbers["fairness"] = fairness_section(review, config.data, HELD_OUT)
+    if review is not None:
+        content.figures["fairness"] = plot_fairness(review)
     champion, gate = champion_and_gate(client, config, version, splits, content.numbers["metrics"])
     numbers = header(version) | content.numbers
     numbers |= {

@@ -32,6 +32,7 @@ JSON_SECTIONS = {
     "stability",
     "explanations",
     "reason_codes",
+    "fairness",
     "champion",
     "gate",
 }
@@ -92,7 +93,8 @@ def test_report_writes_html_and_json_with_every_section(
     name = reported_version.model_name
     assert f"report of {name} version 2" in reported_version.cli_output
     assert page.sections == list(SECTION_IDS)
-    assert len(page.images) == 10  # roc, ks, calibration, gains, scores, 3 shap + 2 dependence
+    assert len(page.images) == 11  # roc, ks, calibration, gains, scores, 3 shap + 2 dependence,
+    # fairness
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
     assert page.external == []  # self-contained: no scripts, stylesheets or frames
     assert set(numbers) == JSON_SECTIONS

@@ -107,7 +107,7 @@ def test_report_renders_with_every_section_and_image_in_chromium(
     result = read_check(render_in_chromium(page, tmp_path / "chromium-profile"))
     assert result["missing_sections"] == []
     assert result["flat_sections"] == []
-    assert result["n_images"] == source.count("<img ") == 10
+    assert result["n_images"] == source.count("<img ") == 11  # 10 + fairness
     assert result["broken_images"] == []
     assert result["smallest_image_px"] > 100
     assert result["fetched"] == [], "the report must not load anything from outside"
