@@ -150,8 +150,20 @@ def serve(
 
 @app.command()
 def score(
-    input: Annotated[Path, typer.Option("--input", help="Customers: CSV or Parquet.")],
-    output: Annotated[Path, typer.Option(help="Scored rows (Parquet), written atomically.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help="Customers: a CSV or Parquet file, or a folder or glob of them (partitions).",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            help="Scored rows (Parquet), written atomically; a folder for partitions "
+            "(part-*.parquet, _rejects/, _SUCCESS)."
+        ),
+    ],
     rejects: Annotated[
         Path | None, typer.Option(help="Rejected rows with reasons [default: <output>.rejects.csv]")
     ] = None,
@@ -171,11 +183,28 @@ def score(
     record: Annotated[
         bool, typer.Option(help="Store the run and its alerts (needs an id column).")
     ] = True,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Score partitions on Dask: 'local' (a LocalCluster) or a scheduler address "
+            "(tcp://host:port) [default: in this process, one partition after another]."
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int, typer.Option(min=1, help="Workers of --scheduler local (one thread each).")
+    ] = 2,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an earlier output folder (partitions only).")
+    ] = False,
     registered: RegisteredOption = REGISTERED_RECORD,
     params: ParamsOption = Path("params.yaml"),
     project_dir: ProjectOption = Path("."),
 ) -> None:
     """Score a file with the service's fast path: pd, score, tier, reasons per row.
+
+    A folder or glob of files is scored partition by partition (with --scheduler, in parallel
+    on Dask) into an output folder that appears only when complete (see
+    ``serving.scoring.partitioned``).
 
     With customer ids, the run is stored in the audit database (hashed ids only) with the alerts
     whose condition starts in this run, against each customer's last scored state: worse tier,
@@ -186,6 +215,13 @@ def score(
 
     from serving.scoring.batch import BatchInputError, OutputPathError, check_paths, score_file
 
+    if scheduler is not None or is_partitioned(input):
+        from experiments.commands.partitions import PartitionedRun, score_partitioned
+
+        where = (params, project_dir, registered)
+        run = PartitionedRun(input, output, rejects, version, chunk_rows, reasons, threads,
+                             id_column, record, scheduler, dask_workers, overwrite)  # fmt: skip
+        return score_partitioned(run, *where)
     rejects = rejects or output.with_suffix(".rejects.csv")
     try:
         check_paths(input, output, rejects)  # before the model is loaded and anything written
@@ -222,6 +258,13 @@ def score(
         record_run(settings, reading, files, column, (model.name, str(model.version)))
     elif record:
         typer.echo("run not stored: no customer id column (pass --id-column)")
+
+
+def is_partitioned(source: Path) -> bool:
+    """A folder, or a glob that is not the name of an existing file: partitions."""
+    import glob
+
+    return source.is_dir() or (glob.has_magic(str(source)) and not source.exists())
 
 
 @dataclass(frozen=True)
@@ -304,6 +347,11 @@ def record_run(
         )
     except (ValueError, SQLAlchemyError) as error:
         fail(f"scores written, but the run was not stored: {error}")
+    report_stored(stored)
+
+
+def report_stored(stored: Any) -> None:
+    """One line on a stored run (``RunRecord``) and its alerts."""
     severity = stored.alerts["severity"]
     compared = (
         f"{stored.n_known} scored before: compared with their last scored state"

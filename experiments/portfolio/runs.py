@@ -4,6 +4,7 @@ user's own ids in memory (``riskgrade alerts --ids-from``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,16 +60,58 @@ def record_scored_file(
 ) -> RunRecord:
     """Store the run in ``files = (input, scored output)`` with its alerts against each
     customer's last scored state (on the first run: the current state's alerts)."""
-    source, output = files
-    scored = pd.read_parquet(output, columns=["row_number", "pd", "score", "tier"])
-    hashes = hashed_ids(source, id_column, secret, table)
+    source = files[0]
+    scored = scored_with_hashes(files, hashed_ids(source, id_column, secret, table))
+    return store_run(audit_url, model, str(source), scored, alert_config)
+
+
+def record_scored_partitions(
+    audit_url: str,
+    model: tuple[str, str],
+    parts: Sequence[tuple[Path, Path]],
+    source: str,
+    id_column: str,
+    secret: bytes,
+    alert_config: AlertConfig,
+    table: TableFormat = DEFAULT_TABLE,
+) -> RunRecord:
+    """Store the partitions ``parts = [(input partition, its scored part), ...]`` as one run
+    of ``source`` (the folder or glob): ids must be unique across all partitions."""
+    hashes = [hashed_ids(path, id_column, secret, table) for path, _ in parts]
+    if pd.concat(hashes, ignore_index=True).duplicated().any():
+        raise ValueError(
+            f"{source}: id column {id_column!r} must be unique across the partitions to "
+            "record a run (the same id is in two of them)"
+        )
+    scored = pd.concat(
+        [scored_with_hashes(files, h) for files, h in zip(parts, hashes, strict=True)],
+        ignore_index=True,
+    )
+    return store_run(audit_url, model, source, scored, alert_config)
+
+
+def scored_with_hashes(files: tuple[Path, Path], hashes: pd.Series) -> pd.DataFrame:
+    """The scored rows of ``files = (input, scored output)`` with their customer's hash (the
+    output's ``row_number`` is the record's position in the input)."""
+    scored = pd.read_parquet(files[1], columns=["row_number", "pd", "score", "tier"])
     scored["customer_hash"] = hashes.to_numpy()[scored["row_number"].to_numpy() - 1]
+    return scored
+
+
+def store_run(
+    audit_url: str,
+    model: tuple[str, str],
+    source: str,
+    scored: pd.DataFrame,
+    alert_config: AlertConfig,
+) -> RunRecord:
+    """Store scored rows with their alerts against each customer's last scored state."""
     engine = open_store(audit_url)
     key = {"customer_hash": "customer_key"}
     current = scored[["customer_hash", "pd", "score", "tier"]].rename(columns=key)
     before = last_states(engine).rename(columns=key)
     found = compare_runs(before, current, alert_config)
-    run_id = record_run(engine, model, str(source), scored, found)
+    run_id = record_run(engine, model, source, scored, found)
     known = int(current["customer_key"].isin(before["customer_key"]).sum())
     return RunRecord(run_id, len(scored), known, found)
 
