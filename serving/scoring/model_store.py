@@ -44,7 +44,7 @@ from models.fastpath.compiled import CompiledPipeline, NotCompiledError, compile
 from models.fastpath.uncompiled import PipelineScorer
 from serving.scoring.predictor import LoadedModel, decide
 from serving.scoring.schemas import InputColumn, build_request_models, example_customer
-from serving.settings import Settings
+from serving.settings import Settings, hide_secrets, shown_url
 
 log = logging.getLogger("riskgrade.serving")
 SMOKE_TOLERANCE = 1e-9
@@ -61,18 +61,32 @@ def registry_client(settings: Settings) -> Any:
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
+# What a registry answers for a model or alias it does not have (the SQL store and, over
+# HTTP, a tracking server alike); any other failure is the registry's, not the alias's.
+NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
 def resolve_alias(settings: Settings) -> str:
-    """The version number the alias points to now; ``ModelLoadError`` if there is none."""
+    """The version number the alias points to now; ``ModelLoadError`` if there is none, or if
+    the registry cannot be asked (a tracking server down, refusing, or not answering)."""
     from mlflow.exceptions import MlflowException
 
+    where = shown_url(settings.tracking_uri) if settings.tracking_uri else "MLFLOW_TRACKING_URI"
     try:
         version = registry_client(settings).get_model_version_by_alias(
             settings.model_name, settings.model_alias
         )
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code not in NOT_FOUND_CODES:
+            reason = hide_secrets(str(error.message).splitlines()[0][:600], settings)
+            raise ModelLoadError(
+                f"cannot ask the MLflow registry at {where} for @{settings.model_alias} of "
+                f"{settings.model_name!r}: {reason}. Check that the tracking server is running "
+                "and reachable, and RISKGRADE_TRACKING_URI (or MLFLOW_TRACKING_URI)"
+            ) from None
         raise ModelLoadError(
             f"no @{settings.model_alias} version of model {settings.model_name!r} in the MLflow "
-            f"registry at {settings.tracking_uri or 'MLFLOW_TRACKING_URI'}. Ways out: "
+            f"registry at {where}. Ways out: "
             "`riskgrade promote` (the @challenger through the promotion gate); "
             '`riskgrade promote --force --reason "..."` (a recorded override of the gate); '
             "or serve another alias, e.g. RISKGRADE_MODEL_ALIAS=challenger riskgrade serve"
