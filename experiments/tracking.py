@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.types.schema import AnyType, ColSpec, Schema
@@ -65,19 +66,38 @@ def setup_mlflow(config: MlflowConfig, project_dir: Path) -> str:
 
     A new experiment on a local store gets ``artifact_root`` inside the project (never the
     current directory's ``mlruns``), so ``mlflow ui`` on the same store finds every artifact.
+    On a tracking server (``http(s)://``) the server places it: with ``--serve-artifacts``
+    under its ``--artifacts-destination``, uploaded and downloaded through the server, so
+    nothing is written next to the project and clients need no access to the storage.
     """
     uri = resolve_tracking_uri(config, project_dir)
     mlflow.set_tracking_uri(uri)
-    experiment = mlflow.get_experiment_by_name(config.experiment)
-    if experiment is not None:
-        mlflow.set_experiment(experiment_id=experiment.experiment_id)
-        return str(experiment.experiment_id)
     location = None
     if uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri:
         location = (project_dir / config.artifact_root).resolve().as_uri()
-    experiment_id = mlflow.create_experiment(config.experiment, artifact_location=location)
+    experiment_id = ensure_experiment(config.experiment, location)
     mlflow.set_experiment(experiment_id=experiment_id)
-    return str(experiment_id)
+    return experiment_id
+
+
+def ensure_experiment(name: str, location: str | None) -> str:
+    """The id of experiment ``name``, created (artifacts at ``location``) if it is missing.
+
+    On a shared tracking server another process -- a second tuning machine, a colleague's
+    `dvc repro` -- may create it between the look-up and the creation; the server then
+    answers RESOURCE_ALREADY_EXISTS and that experiment is the one to use.
+    """
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            return str(mlflow.create_experiment(name, artifact_location=location))
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            experiment = mlflow.get_experiment_by_name(name)
+            if experiment is None:  # created and deleted meanwhile: nothing sensible to use
+                raise
+    return str(experiment.experiment_id)
 
 
 def git_state(project_dir: Path) -> dict[str, str]:
