@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import warnings
@@ -22,6 +23,7 @@ from mlflow.models.model import ModelInfo
 from mlflow.types.schema import AnyType, ColSpec, Schema
 from sklearn.pipeline import Pipeline
 
+import features
 import models.contract.pyfunc
 from experiments.config import MlflowConfig
 from models.calibration import CalibratedPipeline
@@ -38,18 +40,23 @@ from models.scoring.scorecard import ScoringPolicy
 
 ARTIFACTS = (PIPELINE_ARTIFACT, POLICY_ARTIFACT, BACKGROUND_ARTIFACT)
 
-# Packages a loaded model needs (stated, not inferred: inference loads the model in a
-# subprocess, which is slow). riskgrade itself must be installed where the model is loaded.
+# What loading and scoring a version imports besides its own code, pinned to the versions it
+# was fitted with (stated, not inferred: inference loads the model in a subprocess, which is
+# slow). mlflow-skinny loads it and runs `mlflow models serve`; full MLflow (a tracking
+# server's SQL store, the UI) is not the model's need. optbinning fits the scorecard only.
+# tests/packaging/test_self_contained_model.py loads and serves a version with only these.
 MODEL_REQUIREMENTS = [
-    "mlflow",
+    "mlflow-skinny",
     "lightgbm",
     "scikit-learn",
+    "scipy",
     "pandas",
     "numpy",
-    "scipy",
     "skops",
     "pydantic",
 ]
+# The riskgrade packages a version carries (``code_paths``): the pyfunc imports nothing else.
+MODEL_CODE = (models, features)
 
 
 def resolve_tracking_uri(config: MlflowConfig, project_dir: Path) -> str:
@@ -140,6 +147,24 @@ def nullable_inputs(example: pd.DataFrame) -> Schema:
     )
 
 
+def copy_model_code(into: Path) -> list[str]:
+    """Copy the packages a version needs (``MODEL_CODE``) into ``into``; their folders, for
+    ``code_paths``. Source and package data only: no bytecode, no hidden files.
+
+    Whole packages, named explicitly, rather than MLflow's ``infer_code_paths``: inference
+    loads the model in a subprocess at every log, only finds files under the current folder
+    (none from an installed riskgrade) and only the modules imported at load, not those a
+    prediction imports later.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+    folders = []
+    for package in MODEL_CODE:
+        folder = into / package.__name__
+        shutil.copytree(Path(str(package.__file__)).parent, folder, ignore=ignore)
+        folders.append(str(folder))
+    return folders
+
+
 def log_credit_risk_model(
     pipeline: CalibratedPipeline | Pipeline, policy: ScoringPolicy, train_rows: pd.DataFrame
 ) -> ModelInfo:
@@ -149,6 +174,9 @@ def log_credit_risk_model(
     (an aggregate, e.g. their encoded mean); five rows become the input example. The
     signature's inputs are the raw columns with their types; outputs ``pd`` (double),
     ``score`` (long), ``tier`` and ``reasons`` (string); parameter ``reason_codes`` (int).
+    The version carries ``models`` and ``features`` (``code/``) and pins its requirements, so
+    it loads and serves where riskgrade is not installed (``pyfunc_entry`` says which copy
+    wins where it is).
     """
     model = CreditRiskModel()
     model.pipeline, model.policy = pipeline, policy
@@ -174,4 +202,5 @@ def log_credit_risk_model(
             signature=signature,
             input_example=example,
             pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+            code_paths=copy_model_code(Path(tmp) / "code"),
         )

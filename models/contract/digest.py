@@ -1,7 +1,11 @@
 """The digest of a model version's stored files: recorded at registration, checked at load.
 
 A registered version is a directory of files (``MLmodel``, the environment files, the input
-example, ``artifacts/pipeline``, ``artifacts/policy``, ``artifacts/background_mean``...). Its
+example, ``artifacts/pipeline``, ``artifacts/policy``, ``artifacts/background_mean``, and the
+code it carries: ``code/models/...``, ``code/features/...``, run where riskgrade is not
+installed, so covered like the rest). Bytecode counts like any file: a version is logged
+without any, and a ``__pycache__`` that Python wrote into a folder loaded in place changes
+the digest (the service checks a fresh download, before loading it). Its
 digest is one sha256 over every file, in sorted order of its relative path, each file
 contributing its path, its length and its bytes (so moving bytes from one file to the next
 changes it). The ``register`` stage records it as the version tag ``DIGEST_TAG``; the service

@@ -12,7 +12,9 @@ scorecard: its best attributes; an aggregate either way, no customer's record is
 the artifact keeps its first name, ``background_mean``). So a version always scores and
 explains the same way. Pass ``params={"reason_codes": k}`` to change the number of reasons
 (0: none). This module only defines the adapter; logging happens in ``experiments``.
-Loading a version needs riskgrade installed (it defines the classes).
+A version carries a copy of ``models`` and ``features`` (``pyfunc_entry`` says when it is
+used), so it loads where only its ``requirements.txt`` is installed: nothing on the load and
+predict path may import ``experiments``, ``serving`` or a training-only package.
 """
 
 from __future__ import annotations

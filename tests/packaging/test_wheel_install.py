@@ -14,13 +14,8 @@ Slow (1-3 minutes): the install downloads the serving stack from the package ind
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -34,6 +29,17 @@ import pytest
 
 # tests/ is on sys.path (the root conftest's folder): the pipeline tests' registry helpers.
 from pipeline.registry_support import register_fitted, split_project
+from venv_support import (
+    PIP,
+    Command,
+    Venv,
+    clean_environment,
+    free_port,
+    new_venv,
+    run,
+    stop,
+    wait_until_ready,
+)
 
 from experiments.config import ProjectConfig
 from serving.settings import hash_api_key
@@ -55,8 +61,6 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError("the service must not import " + name)
 sys.meta_path.insert(0, Block())
 """
-Command = list[str | Path]
-PIP: Command = [sys.executable, "-m", "pip"]  # this environment's pip
 MODEL_NAME = "packaging-test-credit"
 SCORER_KEY = "packaging-scorer-key-0123456789abcdef0123"
 START_SECONDS = 120
@@ -70,24 +74,11 @@ class BuiltWheel:
 
 
 @dataclass(frozen=True)
-class ServeVenv:
-    root: Path
-    python: Path
-    site_packages: Path
-
-
-@dataclass(frozen=True)
 class RegisteredModel:
     tracking_uri: str
     version: str
     customer: dict[str, Any]
     expected_pd: float  # what the work tree's copy of the registered version says
-
-
-def run(command: Command, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
-    assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done
 
 
 def skip_non_source(repo_root: Path) -> Any:
@@ -106,12 +97,6 @@ def skip_non_source(repo_root: Path) -> Any:
     return ignore
 
 
-def clean_environment(**overrides: str) -> dict[str, str]:
-    """This process's environment without anything that points Python at the work tree."""
-    drop = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
-    return {k: v for k, v in os.environ.items() if k not in drop} | overrides
-
-
 @pytest.fixture(scope="module")
 def built_wheel(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltWheel:
     """The wheel of a copy of the work tree (pip builds in the source folder: not ours)."""
@@ -126,19 +111,12 @@ def built_wheel(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Bu
 @pytest.fixture(scope="module")
 def serve_venv(
     built_wheel: BuiltWheel, repo_root: Path, tmp_path_factory: pytest.TempPathFactory
-) -> ServeVenv:
-    """A new virtual environment with ``riskgrade[serve]`` installed from the wheel.
-
-    The venv gets no pip of its own: this process's pip installs into it (``--python``).
-    """
-    root = tmp_path_factory.mktemp("venv") / "serve"
-    run([sys.executable, "-m", "venv", "--without-pip", root])
-    python = root / "bin" / "python"
-    install: Command = ["--python", python, "install", "--quiet", "--no-compile"]
+) -> Venv:
+    """A new virtual environment with ``riskgrade[serve]`` installed from the wheel."""
+    venv = new_venv(tmp_path_factory.mktemp("venv") / "serve")
     lock = repo_root / "requirements.lock"
-    run([*PIP, *install, "--constraint", lock, f"{built_wheel.path}[serve]"], cwd=root)
-    paths = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
-    return ServeVenv(root, python, Path(paths.stdout.strip()))
+    venv.pip_install("--constraint", lock, f"{built_wheel.path}[serve]", cwd=venv.root)
+    return venv
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +138,7 @@ def registered_model(
 
 @pytest.fixture(scope="module")
 def service_url(
-    serve_venv: ServeVenv,
+    serve_venv: Venv,
     registered_model: RegisteredModel,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
@@ -195,36 +173,10 @@ def service_url(
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(url, process, log)
+        wait_until_ready(f"{url}/readyz", process, log, "riskgrade serve", START_SECONDS)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"riskgrade serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass  # not listening yet, or 503 while the model loads
-        time.sleep(0.5)
-    pytest.fail(f"riskgrade serve not ready after {START_SECONDS} s:\n{log.read_text()}")
+        stop(process)
 
 
 def post_json(url: str, body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -262,9 +214,7 @@ def test_wheel_carries_every_file_of_the_four_packages_and_nothing_else(
     assert sorted(shipped - expected) == []
 
 
-def test_serve_only_install_leaves_out_the_training_stack(
-    serve_venv: ServeVenv, tmp_path: Path
-) -> None:
+def test_serve_only_install_leaves_out_the_training_stack(serve_venv: Venv, tmp_path: Path) -> None:
     probe = (
         "import importlib.util, json\n"
         "import features, models, experiments, serving\n"
@@ -280,7 +230,7 @@ def test_serve_only_install_leaves_out_the_training_stack(
 
 
 def test_installed_packages_load_every_template(
-    built_wheel: BuiltWheel, serve_venv: ServeVenv, tmp_path: Path
+    built_wheel: BuiltWheel, serve_venv: Venv, tmp_path: Path
 ) -> None:
     """Each Jinja template of the work tree is found in the installed package (package data),
     by the loader the project's environments use."""
