@@ -226,4 +226,5 @@ def newest_first(
     if before is not None:
         at, last = before
         query = query.where(or_(time < at, and_(time == at, row_id < last)))
+        query = query.where(time <= at)  # the same rows, as a range the index starts the scan at
     return query.order_by(time.desc(), row_id.desc()).limit(limit)
