@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, count
 from numpy.typing import ArrayLike
 from pydantic import Field
 from sklearn.metrics import roc_auc_score
@@ -332,7 +331,12 @@ def group_metrics(
     """fairlearn ``MetricFrame.by_group`` of the metrics per group (intersections of
     ``levels``' columns that no customer falls in are dropped), one row per group, the group's
     levels as a tuple in ``levels``. The attributes go to fairlearn under neutral names, so a
-    protected column may be called anything (``n``, ``group``, ``y_true``)."""
+    protected column may be called anything (``n``, ``group``, ``y_true``).
+
+    fairlearn is imported here, not with the module: ``FairnessConfig`` is part of every
+    project's configuration, and a serving-only install (the ``serve`` extra) has no fairlearn.
+    """
+    from fairlearn.metrics import MetricFrame, count
 
     def citl_p(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return calibration_in_the_large(y_true, y_pred, alpha).p_value
