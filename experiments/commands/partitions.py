@@ -73,11 +73,18 @@ def score_partitioned(run: PartitionedRun, params: Path, project_dir: Path,
     options = ScoringOptions(run.chunk_rows, run.reasons, reading.table)
     started = time.perf_counter()
     with stopped_cleanly(), tqdm(unit="rows", unit_scale=True, desc=f"v{number}") as bar:
+        done: list[Any] = []
+
+        def finished(result: Any) -> None:
+            done.append(result)
+            bar.set_postfix_str(f"{len(done)}/{len(partitions)} partitions")
+
         try:
             ref = model_ref(settings, number)
             summary = score_partitions(
                 ref, str(run.input), run.output, run.scheduler, options=options,
                 workers=run.dask_workers, overwrite=run.overwrite, progress=bar.update,
+                finished=finished,
             )  # fmt: skip
         except (BatchInputError, ModelLoadError, SchedulerError, PartitionStoppedError,
                 OSError) as error:  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -81,10 +81,12 @@ def run_on_cluster(
     scheduler: str,
     workers: int,
     processes: bool,
-    progress: Progress | None,
+    watch: tuple[Progress | None, Callable[[PartitionResult], None] | None] = (None, None),
 ) -> list[PartitionResult]:
-    """Score ``jobs`` on the cluster, one task each; results in job order. At the first
-    failure (or Ctrl-C, SIGTERM) the other tasks are stopped before the error goes on."""
+    """Score ``jobs`` on the cluster, one task each; results in job order. ``watch``: called
+    with each partition's rows and result as it finishes. At the first failure (or Ctrl-C,
+    SIGTERM) the other tasks are stopped before the error goes on."""
+    progress, finished = watch
     with dask_client(scheduler, workers, processes) as client:
         token = secrets.token_hex(6)
         futures = [
@@ -98,6 +100,8 @@ def run_on_cluster(
                 results[result.index] = result
                 if progress is not None:
                     progress(result.rows)
+                if finished is not None:
+                    finished(result)
         except BaseException:
             stop_tasks(client, futures, jobs)
             raise

@@ -353,14 +353,17 @@ def score_partitions(
     processes: bool = True,
     overwrite: bool = False,
     progress: Progress | None = None,
+    finished: Callable[[PartitionResult], None] | None = None,
 ) -> PartitionedSummary:
     """Score every partition of ``inputs`` (a folder or a glob) into the folder ``output``.
 
     ``scheduler``: None (here, one partition after another), ``"local"`` (a LocalCluster of
     ``workers`` single-threaded workers, in processes unless ``processes`` is False) or a
     Dask scheduler's address. ``progress`` gets rows as they finish (per chunk here, per
-    partition on a cluster). Raises ``PartitionError``/``OutputPathError`` (bad input or
-    output, before anything is written), ``ModelLoadError``, ``SchedulerError``.
+    partition on a cluster), ``finished`` each partition's result as it finishes. Raises
+    ``PartitionError``/``OutputPathError`` (bad input or output, before anything is
+    written), ``ModelLoadError``, ``SchedulerError``; the output folder exists only after
+    a return.
     """
     options = options or ScoringOptions()
     partitions = find_partitions(inputs)
@@ -369,11 +372,16 @@ def score_partitions(
     with temporary_folder(output) as folder:
         jobs = [Partition(i, source, folder) for i, source in enumerate(partitions)]
         if scheduler is None:
-            results = [score_partition(ref, job, options, progress) for job in jobs]
+            results = []
+            for job in jobs:
+                results.append(score_partition(ref, job, options, progress))
+                if finished is not None:
+                    finished(results[-1])
         else:
             from serving.scoring.cluster import run_on_cluster
 
-            results = run_on_cluster(ref, jobs, options, scheduler, workers, processes, progress)
+            watch = (progress, finished)
+            results = run_on_cluster(ref, jobs, options, scheduler, workers, processes, watch)
         summary = PartitionedSummary(output, (ref.name, ref.version), tuple(results))
         write_success(folder, summary)
         move_into_place(folder, output)

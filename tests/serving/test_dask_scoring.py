@@ -118,10 +118,13 @@ def test_dask_equals_the_single_process_path_row_for_row(
     frame = book(registry)
     firsts = write_partitions(frame, tmp_path / "book")
     here = score_partitions(ref, tmp_path / "book", tmp_path / "here")
+    finished: list[partitioned.PartitionResult] = []
     dask = score_partitions(
         ref, str(tmp_path / "book" / "*.parquet"), tmp_path / "dask", "local", workers=2,
         processes=False, options=partitioned.ScoringOptions(chunk_rows=16),
+        finished=finished.append,
     )  # fmt: skip
+    assert sorted(finished, key=lambda r: r.index) == list(dask.partitions)
 
     assert (dask.rows, dask.scored, dask.rejected) == (here.rows, here.scored, here.rejected)
     assert (here.rows, here.rejected) == (200, 2)
@@ -232,6 +235,7 @@ def test_cli_scores_on_a_cluster_and_stores_the_run_once(
     assert code == 0, out
     assert f"scored 198 rows in 4 partition(s) with {NAME} v1 -> {there}; rejected 2" in out
     assert "stored run" in out and "198 scored before" in out
+    assert "4/4 partitions" in out  # the progress bar counts partitions as they finish
     assert stored_runs(cli_env / "audit.db")[1:] == [(str(inputs / "*.parquet"), 198)]
     for a, b in zip(read_folder(here), read_folder(there), strict=True):
         pd.testing.assert_frame_equal(a, b)
