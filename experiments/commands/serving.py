@@ -203,8 +203,8 @@ def score(
     """Score a file with the service's fast path: pd, score, tier, reasons per row.
 
     A folder or glob of files is scored partition by partition (with --scheduler, in parallel
-    on Dask) into an output folder that appears only when complete (see
-    ``serving.scoring.partitioned``).
+    on Dask) into an output folder that appears only when complete: part-NNNNN.parquet per
+    partition, _rejects/, and a _SUCCESS manifest (serving/scoring/partitioned.py).
 
     With customer ids, the run is stored in the audit database (hashed ids only) with the alerts
     whose condition starts in this run, against each customer's last scored state: worse tier,

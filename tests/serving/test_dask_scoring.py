@@ -299,6 +299,12 @@ def refusal(cli_env: Path, inputs: Path, case: str) -> tuple[list[str], str]:
             f"--rejects: a partitioned output keeps its rejects in {output}/_rejects; drop "
             "--rejects"
         )
+    if case == "one file on a cluster":
+        single = inputs / "book-0.parquet"
+        return ["--input", str(single), "--output", output, "--scheduler", "local"], (
+            f"{single}: a single file; a partitioned input is a folder or a glob of .parquet "
+            "or .csv files (score a single file without --scheduler)"
+        )
     assert case == "unreachable scheduler"
     return ["--input", str(inputs), "--output", output, "--scheduler", "tcp://127.0.0.1:9"], (
         "cannot reach the Dask scheduler at tcp://127.0.0.1:9 (OSError: Timed out trying to "
@@ -310,7 +316,7 @@ def refusal(cli_env: Path, inputs: Path, case: str) -> tuple[list[str], str]:
 @pytest.mark.parametrize(
     "case",
     ["empty folder", "empty glob", "mixed columns", "output inside the input", "rejects",
-     "unreachable scheduler"],
+     "one file on a cluster", "unreachable scheduler"],
 )  # fmt: skip
 def test_inputs_and_outputs_that_cannot_work_are_refused_in_one_line(
     cli_env: Path, inputs: Path, case: str, monkeypatch: pytest.MonkeyPatch
