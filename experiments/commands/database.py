@@ -68,9 +68,10 @@ def missing_sqlite_file(url: str) -> Path | None:
 def upgrade(
     params: ParamsOption = Path("params.yaml"), project_dir: ProjectOption = Path(".")
 ) -> None:
-    """Upgrade the database's schema to the revision this riskgrade needs (creating it if
-    empty; riskgrade 0.1's tables are kept with their rows). Run it before starting a new
-    version of the service: the service refuses an out-of-date schema."""
+    """Upgrade the database's schema to the revision this riskgrade needs.
+
+    An empty database is created; riskgrade 0.1's tables are kept with their rows. Run it
+    before starting a new version of the service, which refuses an out-of-date schema."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from serving.settings import shown_url
