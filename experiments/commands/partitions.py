@@ -20,6 +20,7 @@ from experiments.cli import fail
 from experiments.commands.serving import (
     FileReading,
     check_id_column,
+    check_run_store,
     chosen_version,
     file_reading,
     report_stored,
@@ -69,6 +70,8 @@ def score_partitioned(run: PartitionedRun, params: Path, project_dir: Path,
         check_id_column(partitions[0], column, given_by, reading.table)  # same columns in all
     threads = 1 if run.scheduler is not None else run.threads  # one core per worker
     settings = service_settings(params, project_dir, lightgbm_threads=threads)
+    if run.record and column is not None:
+        check_run_store(settings)
     settings, number = chosen_version(settings, run.version, registered)
     options = ScoringOptions(run.chunk_rows, run.reasons, reading.table)
     started = time.perf_counter()

@@ -235,6 +235,8 @@ def score(
         given_by = "--id-column" if id_column else "data.id_column"
         check_id_column(input, column, given_by, reading.table)
     settings = service_settings(params, project_dir, lightgbm_threads=threads)
+    if record and column is not None:
+        check_run_store(settings)
     settings, number = chosen_version(settings, version, registered)
     model = load_model(settings, number)
     table = reading.table  # the file's delimiter and encoding
@@ -265,6 +267,20 @@ def is_partitioned(source: Path) -> bool:
     import glob
 
     return source.is_dir() or (glob.has_magic(str(source)) and not source.exists())
+
+
+def check_run_store(settings: Any) -> None:
+    """Before scoring: the store the run will be recorded in is usable (created if empty) and
+    its schema current, so an old schema is one line naming `riskgrade db upgrade` before the
+    work, not after it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from serving.stores.schema_version import ensure_schema
+
+    try:
+        ensure_schema(settings.audit_url)
+    except (ValueError, SQLAlchemyError) as error:  # DatabaseConfigError is a ValueError
+        fail(store_problem("audit store", settings, error))
 
 
 @dataclass(frozen=True)

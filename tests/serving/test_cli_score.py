@@ -143,3 +143,25 @@ def test_outside_a_project_without_the_model_in_the_environment_names_the_file(
         "--params, or set RISKGRADE_MODEL_NAME and RISKGRADE_TRACKING_URI to use a registered "
         "version without a project\n",
     )
+
+
+def test_an_old_audit_schema_is_refused_before_scoring(customers: Path, cli_env: Path) -> None:
+    """The run is recorded in the audit database: an out-of-date schema is one line naming the
+    command before anything is scored or written, not an error after the work."""
+    from alembic import command
+
+    from serving.stores.schema_version import migrations_config, schema_lock
+
+    with schema_lock(os.environ["RISKGRADE_AUDIT_URL"]) as connection:  # as 0001 created it
+        config = migrations_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    output = cli_env / "scored.parquet"
+    code, out = run(
+        "score", "--input", str(customers), "--output", str(output), "--id-column",
+        "customer_id", "--no-reasons",
+    )  # fmt: skip
+    assert code == 1
+    assert "this riskgrade needs" in out and "run `riskgrade db upgrade`" in out
+    assert len(out.strip().splitlines()) == 1
+    assert not output.exists()
