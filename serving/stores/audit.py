@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     ColumnElement,
     DateTime,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     Table,
     and_,
     insert,
+    literal,
     or_,
     select,
 )
@@ -225,6 +227,8 @@ def newest_first(
     time, row_id = key
     if before is not None:
         at, last = before
-        query = query.where(or_(time < at, and_(time == at, row_id < last)))
+        # a BIGINT bound: the cursor's "any id" (2**63 - 1) against PostgreSQL's integer ids
+        last_id = literal(last, BigInteger())
+        query = query.where(or_(time < at, and_(time == at, row_id < last_id)))
         query = query.where(time <= at)  # the same rows, as a range the index starts the scan at
     return query.order_by(time.desc(), row_id.desc()).limit(limit)

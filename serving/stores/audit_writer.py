@@ -14,10 +14,16 @@ lock, a slow disk, a network round trip):
 - ``problem()`` says why a decision could not be recorded now (readiness): the outcome of the
   writer's last attempt, a commit stuck beyond the timeout, or a SQLite file that is not the
   one open. No database access, so ``/readyz`` never waits for the store. When idle for
-  ``PROBE_SECONDS`` the writer probes the store (SQLite: the decision INSERT, rolled back;
-  other databases: a SELECT on the table), so a worker that gets no traffic because it is not
-  ready sees the store come back. A probe cannot see a full disk (nothing reaches it): that
-  shows at the next real commit.
+  ``PROBE_SECONDS`` the writer probes the store (the decision INSERT, rolled back; on a
+  server it leaves a gap in the ids), so a worker that gets no traffic because it is not
+  ready sees the store come back, and one whose inserts are refused stays not ready. A probe
+  cannot see a full disk (nothing reaches it): that shows at the next real commit.
+- PostgreSQL: each commit's statements give up at the time left to its oldest request (less
+  ``MARGIN_SECONDS``; ``SET LOCAL statement_timeout``), as SQLite's busy timeout does, so a
+  row held up by a lock or a slow server is never committed after its request heard 503. A
+  failed connection is discarded, never reused; a reason names the SQLSTATE, never the
+  server's message (which names hosts and users), since it reaches clients in 503 answers;
+  the log line gets the message's first line, without the URL's password.
 - SQLite: the files at the configured path (database, WAL, shared memory) must be the ones
   open (device and inode, compared before and after every commit). Deleted or replaced: the
   connection is dropped, that commit's requests get 503, and a new connection opens the file
@@ -59,6 +65,9 @@ MARGIN_SECONDS = 0.1  # the writer gives up this much before its requests do: th
 NOT_RECORDED = "the audit store did not record the decision"
 FILE_GONE = "its database file was deleted or replaced; restore it (scoring resumes then)"
 LOCKED = "it is locked by another writer"
+TOO_SLOW = "it did not commit in time: locked or overloaded"
+UNREACHABLE = "the database server cannot be reached"
+CONNECTION_LOST = ("57P01", "57P02", "57P03")  # shutdown (admin, crash), cannot connect now
 PROBE_ROW = decision_row(
     now=datetime(2000, 1, 1, tzinfo=UTC), request_id="readiness-probe", item=0,
     endpoint="probe", model_name="", model_version="", customer_hash=None, pd=0.0, score=0,
@@ -86,6 +95,7 @@ class AuditLog:
         self.engine = make_engine(url, timeout_seconds, create=False)
         self.insert = InsertStatement(self.engine)
         self.sqlite = self.engine.dialect.name == "sqlite"
+        self.postgres = self.engine.dialect.name == "postgresql"
         self.file = sqlite_file(url)
         self.connection: Any = None  # DBAPI connection, opened lazily, dropped on failure
         self.opened: FileIds | None = None  # the files that connection has open
@@ -174,24 +184,25 @@ class AuditLog:
 
     def probe(self) -> None:
         """What a write would meet now, recording nothing (the idle writer's check)."""
-        params = [self.insert.params(PROBE_ROW)] if self.sqlite else []
-        self.attempt(params, time.monotonic() + self.timeout, commit=False)
+        self.attempt([self.insert.params(PROBE_ROW)], time.monotonic() + self.timeout, False)
 
     def attempt(self, params: list[Any], deadline: float, commit: bool = True) -> str | None:
         """Insert ``params`` and commit (roll back: ``commit=False``) by ``deadline``; the
         reason it failed, or None. The outcome is kept for ``problem``."""
         with self.write_lock:
             self.busy_since = time.monotonic()
+            detail = None
             try:
                 problem = self.execute(params, deadline, commit)
             except Exception as failure:  # any database failure means "not recorded"
                 problem = reason_for(failure, self.file_problem())
+                detail = None if self.sqlite else first_line(failure)
             finally:
                 self.busy_since = None
             if problem is not None:
-                self.drop_connection()
+                self.drop_connection(broken=True)
             if problem != self.outcome:
-                log_change(problem, self.url)
+                log_change(problem, self.url, detail)
             self.outcome = problem
             return problem
 
@@ -199,15 +210,14 @@ class AuditLog:
         if self.connection is not None and self.file_problem() is not None:
             self.drop_connection()  # open the file at the path now, if there is one
         connection = self.connect()
+        wait_ms = max(1, int((deadline - time.monotonic() - MARGIN_SECONDS) * 1000))
         if self.sqlite:
-            wait_ms = max(1, int((deadline - time.monotonic() - MARGIN_SECONDS) * 1000))
             connection.execute(f"PRAGMA busy_timeout = {wait_ms}")
         cursor = connection.cursor()
         try:
-            if params:
-                cursor.executemany(self.insert.sql, params)
-            else:
-                cursor.execute("SELECT 1 FROM decisions WHERE 1 = 0")
+            if self.postgres:  # this transaction only
+                cursor.execute(f"SET LOCAL statement_timeout = {wait_ms}")
+            cursor.executemany(self.insert.sql, params)
             if commit:
                 connection.commit()
             else:
@@ -238,13 +248,18 @@ class AuditLog:
             return FILE_GONE
         return None
 
-    def drop_connection(self) -> None:
-        """Close the writer's connection (not pooled). SQLite does not checkpoint or delete
-        ``<path>-wal`` when the file it has open is no longer the one at the path."""
+    def drop_connection(self, broken: bool = False) -> None:
+        """Close the writer's connection (SQLite: not pooled). SQLite does not checkpoint or
+        delete ``<path>-wal`` when the file it has open is no longer the one at the path.
+        ``broken`` (a failed attempt): a server's connection is discarded, not returned to
+        the pool, where the pool's reset would fail on it with a logged traceback."""
         connection, self.connection, self.opened = self.connection, None, None
         if connection is not None:
             try:
-                connection.close()
+                if broken and not self.sqlite:
+                    connection.invalidate()
+                else:
+                    connection.close()
             except Exception:
                 log.warning("audit connection did not close cleanly")
 
@@ -286,15 +301,40 @@ def reason_for(failure: Exception, file_problem: str | None) -> str:
         return LOCKED
     if isinstance(error, sqlite3.Error):
         return f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
-    return type(error).__name__
+    return server_reason(error)
 
 
-def log_change(problem: str | None, url: str) -> None:
-    where = shown(parse_url(url))
+def server_reason(error: BaseException) -> str:
+    """A database server's failure by its class and SQLSTATE (PostgreSQL's error code), not
+    its message, which names hosts and users."""
+    name = type(error).__name__
+    code = getattr(error, "sqlstate", None)  # psycopg; None: no answer from the server
+    if code == "57014":  # query_canceled: the statement timeout of the commit
+        return TOO_SLOW
+    described = name if code is None else f"{name}, SQLSTATE {code}"
+    if code in CONNECTION_LOST or (code or "").startswith("08"):  # 08: connection exception
+        return f"{UNREACHABLE}: {described}"
+    if code is None and name in ("OperationalError", "InterfaceError"):
+        return f"{UNREACHABLE}: {described}"
+    return described
+
+
+def first_line(failure: Exception) -> str:
+    """The driver's own first line of a failure, for the log."""
+    error = getattr(failure, "orig", None) or failure
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def log_change(problem: str | None, url: str, detail: str | None = None) -> None:
+    parsed = parse_url(url)
+    where = shown(parsed)
     if problem is None:
         log.info("audit store %s records decisions again", where)
-    else:
-        log.error("audit store %s cannot record decisions: %s", where, problem)
+        return
+    if detail and parsed.password:
+        detail = detail.replace(str(parsed.password), "***")
+    suffix = f" [{detail}]" if detail and detail not in problem else ""
+    log.error("audit store %s cannot record decisions: %s%s", where, problem, suffix)
 
 
 def wake(waiting: list[Waiter], problem: str | None) -> None:

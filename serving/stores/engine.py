@@ -2,16 +2,18 @@
 
 Every riskgrade database is the one ``RISKGRADE_AUDIT_URL`` names. ``make_engine`` gives an
 engine with riskgrade's settings (SQLite: WAL journal, a busy timeout, usable from the writer's
-threads; other databases: connections checked before use); ``shared_engine`` keeps one such
-engine per URL and process for readers (queries, the portfolio store), so a CLI command or an
-endpoint does not pay a new connection pool per call. A URL that cannot work (not a URL, an
-unknown database, a driver that is not installed, a SQLite file in a missing directory) is
-refused with ``DatabaseConfigError``: one line naming the variable and what to do.
+threads; other databases: connections checked before use; PostgreSQL: a connect timeout);
+``shared_engine`` keeps one such engine per URL and process for readers (queries, the
+portfolio store), so a CLI command or an endpoint does not pay a new connection pool per call.
+A URL that cannot work (not a URL, an unknown database, a driver that is not installed, a
+SQLite file in a missing directory) is refused with ``DatabaseConfigError``: one line naming
+the variable and what to do.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sqlite3
 import urllib.parse
@@ -36,7 +38,8 @@ def make_engine(
 ) -> Engine:
     """A new engine for ``url`` (the audit writer owns one; readers use ``shared_engine``).
 
-    ``busy_timeout_seconds``: how long a SQLite statement waits for another writer's lock.
+    ``busy_timeout_seconds``: how long a SQLite statement waits for another writer's lock
+    (PostgreSQL: how long connecting may take).
     ``create=False``: a SQLite file is opened only if it exists (never created empty), so a
     deleted database cannot be replaced silently by a new one; connections are not pooled
     (one kept in a pool would hold on to a deleted file).
@@ -50,7 +53,8 @@ def make_engine(
         )
     try:
         if not parsed.drivername.startswith("sqlite"):
-            return create_engine(parsed, pool_pre_ping=True)
+            server = server_options(parsed, busy_timeout_seconds)
+            return create_engine(parsed, pool_pre_ping=True, connect_args=server)
         options: dict[str, Any] = {
             "connect_args": {"timeout": busy_timeout_seconds, "check_same_thread": False}
         }
@@ -72,6 +76,15 @@ def make_engine(
         ) from None
     event.listen(engine, "connect", sqlite_pragmas)
     return engine
+
+
+def server_options(url: URL, timeout_seconds: float) -> dict[str, Any]:
+    """Driver options for a database server: PostgreSQL (libpq) gives up connecting after
+    ``timeout_seconds`` (rounded up; libpq's minimum is 2 s) instead of the operating system's
+    minutes when the host does not answer, so the audit writer hears of it in time."""
+    if not url.drivername.startswith("postgresql") or "connect_timeout" in url.query:
+        return {}
+    return {"connect_timeout": max(2, math.ceil(timeout_seconds))}
 
 
 def parse_url(url: str) -> URL:

@@ -14,7 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import NAME, SCORER_KEY, Registry, build_registry, make_settings
+from serving_support import (
+    NAME,
+    SCORER_KEY,
+    STORES,
+    Registry,
+    build_registry,
+    make_settings,
+    new_store_url,
+)
 
 from experiments.config import ProjectConfig
 from serving.app import create_app
@@ -65,3 +73,9 @@ def cli_env(registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("RISKGRADE_TRACKING_URI", registry.uri)
     monkeypatch.setenv("RISKGRADE_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
     return tmp_path
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty audit and portfolio database: SQLite, and PostgreSQL (``postgres`` tests)."""
+    return new_store_url(request, tmp_path)

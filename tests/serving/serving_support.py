@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
+import pytest
 from mlflow.tracking import MlflowClient
 
 from experiments.config import ProjectConfig
@@ -24,6 +26,8 @@ NAME = "serving-test"
 SCORER_KEY = "scorer-key-0123456789abcdef0123456789"
 ADMIN_KEY = "admin-key-0123456789abcdef0123456789ab"
 SECRET = "test-customer-id-secret-0123456789abcdef"
+# The databases a store test runs on (a fixture's params; ``new_store_url`` makes one)
+STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @dataclass(frozen=True)
@@ -136,3 +140,13 @@ def make_settings(registry: Registry, tmp: Path, **overrides: Any) -> Settings:
         ],
     }
     return Settings(**(values | overrides))
+
+
+def new_store_url(request: pytest.FixtureRequest, folder: Path) -> str:
+    """An empty audit and portfolio database for a fixture parametrized with ``STORES``: a
+    SQLite file in ``folder``, or a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{folder / 'audit.db'}"
+    server = request.getfixturevalue("postgres_server")
+    url: str = server.create_database(f"store_{uuid.uuid4().hex[:12]}")
+    return url

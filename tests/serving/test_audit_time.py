@@ -1,6 +1,7 @@
 """``riskgrade audit --since/--until`` (issue 13, item 7): the same instant written with any
 offset, with ``Z`` or without an offset (UTC) gives the same rows, on a machine whose local
-time is not UTC. The writer stores ``decided_at`` in UTC (SQLite: text without an offset)."""
+time is not UTC. The writer stores ``decided_at`` in UTC (SQLite: text without an offset;
+PostgreSQL: ``timestamptz``); both databases are tested."""
 
 from __future__ import annotations
 
@@ -55,9 +56,11 @@ def local_time_not_utc() -> Iterator[None]:
 
 
 @pytest.fixture
-def store(tmp_path: Path, local_time_not_utc: None, monkeypatch: pytest.MonkeyPatch) -> str:
+def store(
+    store_url: str, tmp_path: Path, local_time_not_utc: None, monkeypatch: pytest.MonkeyPatch
+) -> str:
     """An audit store with one decision every 10 minutes, written as the writer writes them."""
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    url = store_url
     prepare_audit_store(url)  # as the service creates it
     engine = make_engine(url)
     insert = InsertStatement(engine)
@@ -71,7 +74,7 @@ def store(tmp_path: Path, local_time_not_utc: None, monkeypatch: pytest.MonkeyPa
     ]  # fmt: skip
     connection = engine.raw_connection()
     try:
-        values: Any = [insert.params(row) for row in rows]  # tuples for SQLite
+        values: Any = [insert.params(row) for row in rows]  # SQLite: tuples; else dicts
         connection.cursor().executemany(insert.sql, values)
         connection.commit()
     finally:

@@ -2,7 +2,8 @@
 cursor to the next (older) one, and the event loop stays free while reports are built.
 
 The history (5,000 service decisions and 30 batch scorings, with ties within and across the
-two sources) is inserted straight into the app's temporary audit database.
+two sources) is inserted straight into the app's temporary audit database: a SQLite file, and
+a PostgreSQL database (``postgres`` tests).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import SCORER_KEY, SECRET, Registry, make_settings
+from serving_support import SCORER_KEY, SECRET, STORES, Registry, make_settings, new_store_url
 from sqlalchemy import insert
 
 from serving.app import create_app
@@ -61,9 +62,12 @@ def record_history(url: str) -> None:
         connection.execute(insert(scored_customers), scored)
 
 
-@pytest.fixture(scope="module")
-def client(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = make_settings(registry, tmp_path_factory.mktemp("paging"))
+@pytest.fixture(scope="module", params=STORES)
+def client(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[TestClient]:
+    folder = tmp_path_factory.mktemp("paging")
+    settings = make_settings(registry, folder, audit_url=new_store_url(request, folder))
     with TestClient(create_app(settings), headers={"X-API-Key": SCORER_KEY}) as test_client:
         record_history(settings.audit_url)
         yield test_client
