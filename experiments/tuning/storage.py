@@ -6,12 +6,19 @@ Order of precedence: the ``RISKGRADE_OPTUNA_STORAGE`` environment variable, then
 file lock); several machines need a database server (PostgreSQL, MySQL). SQLite is refused for
 parallel workers: it allows one writer at a time, so workers fail with "database is locked".
 
+A database URL opens Optuna's ``RDBStorage`` with connections checked before use (a server
+that dropped one between two trials costs nothing), ``postgresql://`` meaning riskgrade's
+driver (psycopg 3, the ``postgres`` extra), and the race of several machines creating the
+tables of a new database retried; a server that cannot be reached is one line, not a
+traceback.
+
 Nothing here imports Optuna at module level, so ``params.yaml`` validation stays light.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,8 @@ STORAGE_ENV = "RISKGRADE_OPTUNA_STORAGE"
 DEFAULT_JOURNAL = Path("data/studies/riskgrade.journal")
 JOURNAL_SUFFIXES = (".journal", ".log")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
+OPEN_ATTEMPTS = 3  # machines starting together on a new database race to create its tables
+CONNECT_TIMEOUT_SECONDS = 10
 EXPECTED = (
     "expected a database URL (postgresql://user:password@host/db, mysql+pymysql://..., "
     "sqlite:///studies.db) or a journal file path ending in .journal"
@@ -99,11 +108,55 @@ def check_workers(storage: str, workers: int, source: str) -> None:
 
 
 def open_storage(storage: str) -> Any:
-    """An Optuna storage object: ``JournalStorage`` for a file path, the URL otherwise."""
+    """An Optuna storage object: ``JournalStorage`` for a file path, ``RDBStorage`` for a
+    database URL (``open_database``)."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     if is_database_url(storage):
-        return storage
+        return open_database(storage)
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(storage))
+
+
+def driver_url(storage: str) -> str:
+    """``postgresql://...`` as ``postgresql+psycopg://...``: the driver riskgrade installs
+    (``pip install 'riskgrade[postgres]'``); SQLAlchemy 2.0 would look for psycopg2. A URL
+    naming its driver is left as it is."""
+    if storage.startswith("postgresql://"):
+        return "postgresql+psycopg://" + storage[len("postgresql://") :]
+    return storage
+
+
+def open_database(storage: str) -> Any:
+    """Optuna's ``RDBStorage`` on the database URL ``storage``.
+
+    Several machines started at once on a new database race to create Optuna's tables (the
+    losers see "already exists" or a duplicate key); a later attempt finds them. A failure of
+    every attempt (server unreachable, bad credentials) is a ``ValueError`` in one line, the
+    password masked.
+    """
+    from optuna.storages import RDBStorage
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = driver_url(storage)
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    failure: Exception = RuntimeError("not attempted")
+    for attempt in range(OPEN_ATTEMPTS):
+        if attempt:
+            time.sleep(0.2 * attempt)
+        try:
+            return RDBStorage(url, engine_kwargs=options)
+        except SQLAlchemyError as error:
+            failure = error
+    cause = getattr(failure, "orig", None) or failure
+    line = (str(cause).strip().splitlines() or [""])[0][:200]
+    password = re.search(r"://[^/:@]*:([^@/]*)@", storage)
+    if password and password.group(1):
+        line = line.replace(password.group(1), "***")
+    raise ValueError(
+        f"Optuna storage {mask_password(storage)!r} cannot be opened ({type(cause).__name__}: "
+        f"{line}); check that the database server is reachable and the database exists"
+    )
