@@ -3,10 +3,11 @@
 Two copies of a tiny project (as two machines have two checkouts, each its own MLflow store)
 run ``riskgrade tune --workers 2`` at the same time on one study in a PostgreSQL database,
 named the way the README names it (``postgresql://user@host/db``). The study comes out whole:
-one study, trial numbers 0..n-1 each once, every trial finished, the budget reached (and
-overshot by at most the trials already running when it was, one per other worker), and the
-trials each machine ran and logged to its MLflow add up to the study. A server that cannot
-be reached is one line, without the password.
+one study, trial numbers 0..n-1 each once, every trial finished, distinct parameters (the
+machines' workers drew the same random start-up trials: 4 of 19 were repeats), the budget
+reached (and overshot by at most the trials already running when it was, one per other
+worker), and the trials each machine ran and logged to its MLflow add up to the study. A
+server that cannot be reached is one line, without the password.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def test_two_machines_with_two_workers_each_complete_one_study(
     assert [t.number for t in trials] == list(range(len(trials)))
     assert all(t.state in FINISHED for t in trials), Counter(t.state.name for t in trials)
     assert BUDGET <= len(trials) <= BUDGET + 2 * WORKERS - 1
+    searched = [tuple(sorted(t.params.items())) for t in trials if "start" not in t.user_attrs]
+    assert len(set(searched)) == len(searched), "a trial repeated another's parameters"
     by_machine = Counter(t.user_attrs["invocation"] for t in trials)
     assert len(by_machine) == 2, "one machine ran every trial: the other did not share"
     assert len({t.user_attrs["pid"] for t in trials}) > WORKERS
