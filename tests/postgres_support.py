@@ -10,6 +10,7 @@ user the Debian package creates. ``unavailable()`` says why a server cannot be s
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -100,10 +101,8 @@ class PostgresServer:
         self.run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # not running
             self.stop("immediate")
-        except RuntimeError:
-            pass  # not running
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
@@ -116,4 +115,3 @@ class PostgresServer:
         with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
-
