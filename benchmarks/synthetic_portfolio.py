@@ -230,9 +230,9 @@ def draw_features(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         "months_since_last_delinquency": np.where(delinquent, since_delinquency, nan),
         "credit_inquiries_6m": inquiries,
         "region": np.asarray(list(REGION_EFFECT), dtype=object)[region],
-        "employer_sector": np.where(
-            no_sector, None, np.asarray(list(SECTOR_EFFECT), dtype=object)[sector]
-        ),
+        "employer_sector": np.asarray([*SECTOR_EFFECT, None], dtype=object)[
+            np.where(no_sector, N_SECTORS, sector)
+        ],
         "product": np.asarray(PRODUCTS, dtype=object)[product],
     }
 
