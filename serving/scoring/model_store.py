@@ -221,15 +221,22 @@ def load_verified(uri: str, tags: Mapping[str, str], threads: int) -> tuple[Any,
     return pyfunc, python_model, compiled
 
 
-def load_version(settings: Settings, version: str) -> LoadedModel:
-    """Load, verify, compile and smoke-test one version of the configured model."""
+def version_details(settings: Settings, version: str) -> Any:
+    """The registry's record of ``version`` of the configured model (its tags: lineage, the
+    artifacts digest); ``ModelLoadError`` naming the version if the registry has none."""
     from mlflow.exceptions import MlflowException
 
-    uri = f"models:/{settings.model_name}/{version}"
     try:
-        details = registry_client(settings).get_model_version(settings.model_name, version)
+        return registry_client(settings).get_model_version(settings.model_name, version)
     except MlflowException as error:
+        uri = f"models:/{settings.model_name}/{version}"
         raise ModelLoadError(f"cannot load {uri}: {error.message}") from None
+
+
+def load_version(settings: Settings, version: str) -> LoadedModel:
+    """Load, verify, compile and smoke-test one version of the configured model."""
+    uri = f"models:/{settings.model_name}/{version}"
+    details = version_details(settings, version)
     pyfunc, python_model, compiled = load_verified(
         uri, dict(details.tags), settings.lightgbm_threads
     )

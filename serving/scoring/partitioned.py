@@ -161,16 +161,10 @@ class PartitionedSummary:
 
 def model_ref(settings: Settings, version: str) -> ModelRef:
     """The reference workers load ``version`` of ``settings.model_name`` by, with its digest."""
-    from mlflow.exceptions import MlflowException
-
     from models.contract.digest import DIGEST_TAG
-    from serving.scoring.model_store import ModelLoadError, registry_client
+    from serving.scoring.model_store import version_details
 
-    uri = f"models:/{settings.model_name}/{version}"
-    try:
-        details = registry_client(settings).get_model_version(settings.model_name, version)
-    except MlflowException as error:
-        raise ModelLoadError(f"cannot load {uri}: {error.message}") from None
+    details = version_details(settings, version)
     digest = dict(details.tags).get(DIGEST_TAG, "")
     return ModelRef(settings.tracking_uri, settings.model_name, str(version), digest,
                     settings.lightgbm_threads)  # fmt: skip
